@@ -1,0 +1,55 @@
+# clsync-go. `make test` installs what the tests need (Debian), then runs
+# vet, the race-enabled tests, a short pass of every fuzz target and the
+# FreeBSD compile check.
+GO        ?= go
+BIN       ?= ./clsync
+PREFIX    ?= /usr/local
+FUZZTIME  ?= 10s
+BENCH     ?= ../shared/bench/run.sh
+SEEDS     ?= 1,2,3
+
+.PHONY: all build deps test vet test-go fuzz vet-freebsd bench install clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/clsync
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps vet vet-freebsd test-go fuzz
+
+vet:
+	$(GO) vet ./...
+
+vet-freebsd:
+	GOOS=freebsd CGO_ENABLED=0 $(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+# Every Fuzz* target, FUZZTIME each (go test runs one fuzz target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target"; \
+	    $(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# Go benchmarks, then our binary beside clsync and lsyncd on identical trees.
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(BENCH) random --agent go,clsync,lsyncd --bin go=$(BIN) --seeds $(SEEDS) --ops 5000 --delay 1
+	$(BENCH) random --agent go,clsync,lsyncd --bin go=$(BIN) --seeds $(SEEDS) --ops 5000 --delay 0
+	$(BENCH) latency --agent go,clsync,lsyncd --bin go=$(BIN)
+	$(BENCH) storm --agent go,clsync,lsyncd --bin go=$(BIN)
+	$(BENCH) storm --agent go,clsync,lsyncd --bin go=$(BIN) --max-queued-events 1048576
+	$(BENCH) startup --agent go,clsync,lsyncd --bin go=$(BIN)
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/clsync
+
+clean:
+	rm -f $(BIN)

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sampleConfig = `# the man page's example, plus handler templates
+[default]
+background = 0
+mode = rsyncshell
+debug = 0
+output = stderr
+label = default
+pid-file = /var/run/clsync-%label%.pid
+ignore-exitcode = 23,24
+
+[debug]
+config-block-inherits = default
+debug = 5
+output = stderr
+
+[test]
+mode=rsyncdirect
+debug=3
+delay-sync = 7
+-- = -aH --delete %watch-dir%/ "%destination-dir%/with space"
+`
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "clsync.conf")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigFile(t *testing.T) {
+	conf := writeConfig(t, sampleConfig)
+	load := func(args ...string) *settings {
+		t.Helper()
+		s, _, err := loadSettings(append([]string{"-H", conf}, args...), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := load()
+	if s.Mode != "rsyncshell" || s.Label != "default" || s.PidFile != "/var/run/clsync-default.pid" || !s.IgnoreExitCodes[24] {
+		t.Errorf("default block: %+v", s)
+	}
+	s = load("-K", "debug")
+	if s.Debug != 5 || s.Mode != "rsyncshell" {
+		t.Errorf("inherited block: debug %d mode %q", s.Debug, s.Mode)
+	}
+	s = load("-K", "test", "--label=cli", "-w", "9")
+	if s.Mode != "rsyncdirect" || s.SyncDelay != 9*time.Second || s.Label != "cli" {
+		t.Errorf("command line must win: mode %q delay %v label %q", s.Mode, s.SyncDelay, s.Label)
+	}
+	want := []string{"-aH", "--delete", "%watch-dir%/", "%destination-dir%/with space"}
+	if !reflect.DeepEqual(s.Template, want) {
+		t.Errorf("template %q, want %q", s.Template, want)
+	}
+	s = load("-K", "test", "--", "x")
+	if !reflect.DeepEqual(s.Template, []string{"x"}) {
+		t.Errorf("command-line template must win: %q", s.Template)
+	}
+	s = load("-K", "test", "--config-block-inherits=default")
+	if s.Label != "default" {
+		t.Errorf("--config-block-inherits on the command line: label %q", s.Label)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, content string
+		args          []string
+		code          int
+		want          string
+	}{
+		{"unknown key", "[default]\nmode = rsyncdirect\ndelay-colect = 3\n", nil, 22, `line 3: unknown key "delay-colect" in block [default]`},
+		{"bad value", "[default]\ndelay-sync = soon\n", nil, 22, `line 2: option --delay-sync: "soon" is not a number`},
+		{"syntax", "[default]\nthis is not a key file line\n", nil, 22, "line 2"},
+		{"missing block", "[default]\n", []string{"-K", "nosuch"}, 22, "no block [nosuch]"},
+		{"cli-only key", "[default]\nhelp = 1\n", nil, 22, `key "help" is a command-line option`},
+		{"inherit loop", "[default]\nconfig-block-inherits = b\n[b]\nconfig-block-inherits = default\n", nil, 22, "loop"},
+		{"missing file", "", []string{"-H", filepath.Join(dir, "missing.conf")}, 2, "missing.conf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.content != "" {
+				args = append([]string{"-H", writeConfig(t, tc.content)}, args...)
+			}
+			code, _, stderr := runCLI(t, args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d %q, want %d with %q", code, stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+// Without -H, ~/.clsync.conf is read first; -H /NULL/ reads nothing.
+func TestConfigSearch(t *testing.T) {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".clsync.conf"), []byte("[default]\nlabel = fromhome\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := loadSettings(nil, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Label != "fromhome" {
+		t.Errorf("label %q, want fromhome", s.Label)
+	}
+	s, _, err = loadSettings([]string{"-H", "/NULL/"}, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Label != "nolabel" {
+		t.Errorf("-H /NULL/ read a config: label %q", s.Label)
+	}
+}

@@ -1,0 +1,87 @@
+// Command clsync keeps a destination equal to a watched directory tree, live.
+// It is a command-line compatible successor of clsync 0.4.5.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const version = "0.1.0"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program behind main, so tests can call it in process.
+// It returns the exit code.
+func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
+	err := runErr(ctx, argv, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "clsync: %s\n", oneLine(err.Error()))
+	}
+	return exitCode(err)
+}
+
+func runErr(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
+	s, _, err := loadSettings(argv, os.Getenv("HOME"))
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.Help:
+		writeHelp(stdout)
+		return nil
+	case s.Version:
+		fmt.Fprintf(stdout, "clsync-go %s (command-line compatible with clsync 0.4.5)\n", version)
+		return nil
+	case s.CheckRulesSet:
+		return checkRules(stdout, s)
+	}
+	if err := checkConflicts(s); err != nil {
+		return err
+	}
+	if err := checkPaths(s); err != nil {
+		return err
+	}
+	return runSync(ctx, s, stderr)
+}
+
+// oneLine keeps an error on one line of the log, whatever a path contains.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+func writeHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: clsync [OPTION]... [-- HANDLER-ARGUMENT...]\n")
+	fmt.Fprintf(w, "Keep a destination equal to a watched directory tree, live (clsync-go %s).\n\n", version)
+	for _, o := range optionTable {
+		if o.configOnly {
+			continue
+		}
+		left := "    "
+		if o.short != 0 {
+			left = fmt.Sprintf("-%c, ", o.short)
+		}
+		left += "--" + o.name
+		switch {
+		case o.arg == argRequired:
+			left += "=" + o.param
+		case o.arg == argOptional && o.param != "":
+			left += "[=" + o.param + "]"
+		}
+		fmt.Fprintf(w, "  %-40s %s\n", left, o.help)
+	}
+	fmt.Fprint(w, `
+Config file keys are the long option names; "--" and "---" set the handler
+templates. Numbers are plain seconds or bytes. Exit codes: 0 success, 22 invalid
+input, 2 missing file or directory, 13 permission denied.
+`)
+}

@@ -1,0 +1,4 @@
+package main
+
+// defaultMonitor is the file-system monitor this build uses.
+const defaultMonitor = "kqueue"

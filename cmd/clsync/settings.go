@@ -1,0 +1,481 @@
+package main
+
+import (
+	"math"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings is the typed result of the command line and the config file.
+type settings struct {
+	WatchDir, Destination, Handler, RulesFile, Mode string
+	// Template is the handler argument template ("--"); nil means the
+	// mode's default. InitTemplate is "---", the initial-sync template.
+	Template, InitTemplate []string
+
+	Socket, SocketAuth, SocketOwn, StatusFile, PidFile string
+	SocketMod                                          uint32
+	SocketModSet                                       bool
+	Background                                         bool
+	ConfigFile, ConfigBlock, ConfigInherits            string
+	CustomSignals                                      map[int]string
+
+	UID, GID, PrivilegedUID, PrivilegedGID, HandlerUID, HandlerGID idValue
+
+	Chroot, PivotRoot, DetachNetwork string
+	DetachIPC, DetachMiscellanea     bool
+	Splitting                        string
+	CheckExecvpArgs, SeccompFilter   bool
+	ForgetPrivthreadInfo             bool
+	PermitMprotect, ShmMprotect      bool
+	PermittedHookFiles, Mountpoints  []string
+	Capabilities                     []string
+	InheritCapabilities              string
+	ForbidDevices                    bool
+	CgroupName                       string
+
+	Threading                    string
+	Retries                      int
+	IgnoreFailures               bool
+	ExitOnSyncSkip               bool
+	Output                       string
+	OneFileSystem, ExcludeMounts bool
+	MaxIterations                int
+	StandbyFile                  string
+	ModSignature                 []string
+	SyncTimeout                  time.Duration
+	SyncDelay                    time.Duration
+	CollectDelay, BigFileDelay   time.Duration
+	BigFileThreshold             int64
+	CancelSyscalls               []string
+	ListsDir                     string
+	HaveRecursiveSync            bool
+	SynclistSimplify             bool
+	RsyncIncLimit                int
+	RsyncPreferInclude           bool
+	IgnoreExitCodes              map[int]bool
+	DontUnlinkLists              bool
+	FullInitialSync              bool
+	OnlyInitialSync              bool
+	SkipInitialSync              bool
+	ExitOnNoEvents               bool
+	ExitHook, PreExitHook        string
+	SyncOnQuit                   bool
+	Verbose, Debug               int
+	DumpDir                      string
+	Quiet                        bool
+	Monitor                      string
+	Label                        string
+
+	CheckRules    []string
+	CheckRulesSet bool
+	Help, Version bool
+}
+
+// idValue is a user or group given by name or number; Set tells whether it
+// was given at all (0 is root, a valid choice).
+type idValue struct {
+	ID  int
+	Set bool
+}
+
+// defaultValues are clsync 0.4.5's defaults (configuration.h), as raw
+// strings so that %option% expansion sees them exactly as clsync does.
+var defaultValues = map[string]string{
+	"label":                 "nolabel",
+	"delay-sync":            "30",
+	"delay-collect":         "30",
+	"delay-collect-bigfile": "1800",
+	"threshold-bigfile":     "134217728",
+	"rsync-inclimit":        "20000",
+	"timeout-sync":          "86400",
+	"retries":               "1",
+	"config-block":          "default",
+	"dump-dir":              "/tmp/clsync-dump-%label%",
+	"monitor":               defaultMonitor,
+	"output":                "stderr",
+	"threading":             "off",
+	"splitting":             "off",
+	"pivot-root":            "off",
+	"detach-network":        "non-privileged",
+	"detach-ipc":            "1",
+	"inherit-capabilities":  "empty",
+	"cgroup-group-name":     "clsync/%PID%",
+}
+
+// setter parses one raw value of an option into settings. Values come in
+// command-line order, so repeatable options accumulate and others keep the
+// last one.
+type setter func(s *settings, v string) error
+
+var setters = map[string]setter{
+	"watch-dir":       func(s *settings, v string) error { s.WatchDir = v; return nil },
+	"sync-handler":    func(s *settings, v string) error { s.Handler = v; return nil },
+	"--": func(s *settings, v string) error {
+		t, err := splitTemplate(v)
+		s.Template = t
+		return err
+	},
+	"---": func(s *settings, v string) error {
+		t, err := splitTemplate(v)
+		s.InitTemplate = t
+		return err
+	},
+	"rules-file":      func(s *settings, v string) error { s.RulesFile = v; return nil },
+	"destination-dir": func(s *settings, v string) error { s.Destination = v; return nil },
+	"mode":            enumSetter(func(s *settings) *string { return &s.Mode }, "simple", "direct", "shell", "rsyncdirect", "rsyncshell", "plugin", "so", "rsyncso"),
+	"socket":          func(s *settings, v string) error { s.Socket = v; return nil },
+	"socket-auth":     enumSetter(func(s *settings) *string { return &s.SocketAuth }, "null"),
+	"socket-mod": func(s *settings, v string) error {
+		m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+		if err != nil || m > 0o7777 {
+			return usageErrorf("not an octal file mode: %q", v)
+		}
+		s.SocketMod, s.SocketModSet = uint32(m), true
+		return nil
+	},
+	"socket-own":            func(s *settings, v string) error { s.SocketOwn = v; return checkOwner(v) },
+	"status-file":           func(s *settings, v string) error { s.StatusFile = v; return nil },
+	"background":            flagSetter(func(s *settings) *bool { return &s.Background }),
+	"config-file":           func(s *settings, v string) error { s.ConfigFile = v; return nil },
+	"config-block":          func(s *settings, v string) error { s.ConfigBlock = v; return nil },
+	"config-block-inherits": func(s *settings, v string) error { s.ConfigInherits = v; return nil },
+	"custom-signals":        func(s *settings, v string) error { return parseCustomSignals(s, v) },
+	"pid-file":              func(s *settings, v string) error { s.PidFile = v; return nil },
+	"uid":                   idSetter(func(s *settings) *idValue { return &s.UID }, lookupUser),
+	"gid":                   idSetter(func(s *settings) *idValue { return &s.GID }, lookupGroup),
+	"privileged-uid":        idSetter(func(s *settings) *idValue { return &s.PrivilegedUID }, lookupUser),
+	"privileged-gid":        idSetter(func(s *settings) *idValue { return &s.PrivilegedGID }, lookupGroup),
+	"sync-handler-uid":      idSetter(func(s *settings) *idValue { return &s.HandlerUID }, lookupUser),
+	"sync-handler-gid":      idSetter(func(s *settings) *idValue { return &s.HandlerGID }, lookupGroup),
+	"chroot":                func(s *settings, v string) error { s.Chroot = v; return nil },
+	"pivot-root":            enumSetter(func(s *settings) *string { return &s.PivotRoot }, "off", "direct", "auto", "auto-ro"),
+	"detach-network":        enumSetter(func(s *settings) *string { return &s.DetachNetwork }, "off", "non-privileged", "everywhere"),
+	"detach-ipc":            flagSetter(func(s *settings) *bool { return &s.DetachIPC }),
+	"detach-miscellanea":    flagSetter(func(s *settings) *bool { return &s.DetachMiscellanea }),
+	"secure-splitting": func(s *settings, v string) error {
+		s.Splitting, s.CheckExecvpArgs, s.SeccompFilter, s.ForbidDevices = "process", true, true, true
+		return nil
+	},
+	"splitting":                enumSetter(func(s *settings) *string { return &s.Splitting }, "off", "thread", "process"),
+	"check-execvp-arguments":   flagSetter(func(s *settings) *bool { return &s.CheckExecvpArgs }),
+	"add-permitted-hook-files": listSetter(func(s *settings) *[]string { return &s.PermittedHookFiles }, nil),
+	"seccomp-filter":           flagSetter(func(s *settings) *bool { return &s.SeccompFilter }),
+	"forget-privthread-info":   flagSetter(func(s *settings) *bool { return &s.ForgetPrivthreadInfo }),
+	"permit-mprotect":          flagSetter(func(s *settings) *bool { return &s.PermitMprotect }),
+	"shm-mprotect":             flagSetter(func(s *settings) *bool { return &s.ShmMprotect }),
+	"mountpoints":              listSetter(func(s *settings) *[]string { return &s.Mountpoints }, nil),
+	"preserve-capabilities": listSetter(func(s *settings) *[]string { return &s.Capabilities },
+		[]string{"CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"}),
+	// clsync 0.4.5 spells the first mode "permittied"; both spellings work.
+	"inherit-capabilities": enumSetter(func(s *settings) *string { return &s.InheritCapabilities }, "permitted", "permittied", "dont-touch", "clsync", "empty"),
+	"forbid-devices":       flagSetter(func(s *settings) *bool { return &s.ForbidDevices }),
+	"cgroup-group-name":    func(s *settings, v string) error { s.CgroupName = v; return nil },
+	"threading":            enumSetter(func(s *settings) *string { return &s.Threading }, "off", "safe", "full"),
+	"retries":              intSetter(func(s *settings) *int { return &s.Retries }),
+	"ignore-failures":      flagSetter(func(s *settings) *bool { return &s.IgnoreFailures }),
+	"exit-on-sync-skipping": flagSetter(func(s *settings) *bool { return &s.ExitOnSyncSkip }),
+	"output":                enumSetter(func(s *settings) *string { return &s.Output }, "stderr", "stdout", "syslog"),
+	"one-file-system":       flagSetter(func(s *settings) *bool { return &s.OneFileSystem }),
+	"exclude-mount-points":  flagSetter(func(s *settings) *bool { return &s.ExcludeMounts }),
+	"max-iterations":        intSetter(func(s *settings) *int { return &s.MaxIterations }),
+	"standby-file":          func(s *settings, v string) error { s.StandbyFile = v; return nil },
+	"modification-signature": listSetter(func(s *settings) *[]string { return &s.ModSignature },
+		[]string{"dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks", "atime", "mtime", "ctime", "*"}),
+	"timeout-sync":          secondsSetter(func(s *settings) *time.Duration { return &s.SyncTimeout }),
+	"delay-sync":            secondsSetter(func(s *settings) *time.Duration { return &s.SyncDelay }),
+	"delay-collect":         secondsSetter(func(s *settings) *time.Duration { return &s.CollectDelay }),
+	"delay-collect-bigfile": secondsSetter(func(s *settings) *time.Duration { return &s.BigFileDelay }),
+	"threshold-bigfile": func(s *settings, v string) error {
+		n, err := parseNumber(v, math.MaxInt64)
+		s.BigFileThreshold = n
+		return err
+	},
+	"cancel-syscalls":               listSetter(func(s *settings) *[]string { return &s.CancelSyscalls }, []string{"mon_stat"}),
+	"lists-dir":                     func(s *settings, v string) error { s.ListsDir = v; return nil },
+	"have-recursive-sync":           flagSetter(func(s *settings) *bool { return &s.HaveRecursiveSync }),
+	"synclist-simplify":             flagSetter(func(s *settings) *bool { return &s.SynclistSimplify }),
+	"rsync-inclimit":                intSetter(func(s *settings) *int { return &s.RsyncIncLimit }),
+	"rsync-prefer-include":          flagSetter(func(s *settings) *bool { return &s.RsyncPreferInclude }),
+	"ignore-exitcode":               func(s *settings, v string) error { return parseExitCodes(s, v) },
+	"dont-unlink-lists":             flagSetter(func(s *settings) *bool { return &s.DontUnlinkLists }),
+	"fts-experimental-optimization": func(s *settings, v string) error { _, err := parseFlag(v, 0); return err },
+	"full-initialsync":              flagSetter(func(s *settings) *bool { return &s.FullInitialSync }),
+	"only-initialsync":              flagSetter(func(s *settings) *bool { return &s.OnlyInitialSync }),
+	"skip-initialsync":              flagSetter(func(s *settings) *bool { return &s.SkipInitialSync }),
+	"exit-on-no-events":             flagSetter(func(s *settings) *bool { return &s.ExitOnNoEvents }),
+	"exit-hook":                     func(s *settings, v string) error { s.ExitHook = v; return nil },
+	"pre-exit-hook":                 func(s *settings, v string) error { s.PreExitHook = v; return nil },
+	"sync-on-quit":                  flagSetter(func(s *settings) *bool { return &s.SyncOnQuit }),
+	"verbose":                       counterSetter(func(s *settings) *int { return &s.Verbose }),
+	"debug":                         counterSetter(func(s *settings) *int { return &s.Debug }),
+	"dump-dir":                      func(s *settings, v string) error { s.DumpDir = v; return nil },
+	"quiet":                         flagSetter(func(s *settings) *bool { return &s.Quiet }),
+	"monitor":                       enumSetter(func(s *settings) *string { return &s.Monitor }, "inotify", "kqueue", "fanotify", "gio", "bsm", "bsm_prefetch", "dtracepipe"),
+	"label":                         func(s *settings, v string) error { s.Label = v; return nil },
+	"check-rules": func(s *settings, v string) error {
+		s.CheckRulesSet = true
+		if v != noValue {
+			s.CheckRules = append(s.CheckRules, v)
+		}
+		return nil
+	},
+	"help":    func(s *settings, v string) error { s.Help = true; return nil },
+	"version": func(s *settings, v string) error { s.Version = true; return nil },
+}
+
+// parseNumber reads a number the way clsync's xstrtol_trim does (strtol base
+// 0: decimal, 0x hex, 0 octal; surrounding whitespace allowed) but refuses
+// what clsync silently wraps: negative values and values beyond max.
+func parseNumber(v string, max int64) (int64, error) {
+	t := strings.Trim(v, " \t\r\n")
+	n, err := strconv.ParseInt(t, 0, 64)
+	if err != nil || t == "" || strings.Contains(t, "_") {
+		return 0, usageErrorf("%q is not a number", v)
+	}
+	if n < 0 {
+		return 0, usageErrorf("%q is negative", v)
+	}
+	if n > max {
+		return 0, usageErrorf("%q is too large (at most %d)", v, max)
+	}
+	return n, nil
+}
+
+func intSetter(field func(*settings) *int) setter {
+	return func(s *settings, v string) error {
+		n, err := parseNumber(v, math.MaxInt32)
+		*field(s) = int(n)
+		return err
+	}
+}
+
+// secondsSetter: clsync takes plain seconds, nothing else.
+func secondsSetter(field func(*settings) *time.Duration) setter {
+	return func(s *settings, v string) error {
+		n, err := parseNumber(v, math.MaxInt32)
+		*field(s) = time.Duration(n) * time.Second
+		return err
+	}
+}
+
+// parseFlag gives an optional-argument flag its new count: given without a
+// value it counts up (-d -d), given a number it takes that number (-d3).
+func parseFlag(v string, old int) (int, error) {
+	if v == noValue {
+		return old + 1, nil
+	}
+	n, err := parseNumber(v, math.MaxInt32)
+	return int(n), err
+}
+
+func flagSetter(field func(*settings) *bool) setter {
+	return func(s *settings, v string) error {
+		old := 0
+		if *field(s) {
+			old = 1
+		}
+		n, err := parseFlag(v, old)
+		*field(s) = n != 0
+		return err
+	}
+}
+
+func counterSetter(field func(*settings) *int) setter {
+	return func(s *settings, v string) error {
+		n, err := parseFlag(v, *field(s))
+		*field(s) = n
+		return err
+	}
+}
+
+func enumSetter(field func(*settings) *string, allowed ...string) setter {
+	return func(s *settings, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*field(s) = v
+				return nil
+			}
+		}
+		return usageErrorf("invalid value %q (expected one of: %s)", v, strings.Join(allowed, ", "))
+	}
+}
+
+// listSetter parses a comma list; an empty element resets what came before
+// (clsync's getsubopt loops treat "" as reset). allowed nil accepts anything.
+func listSetter(field func(*settings) *[]string, allowed []string) setter {
+	return func(s *settings, v string) error {
+		list := *field(s)
+		for _, item := range strings.Split(v, ",") {
+			if item == "" {
+				list = nil
+				continue
+			}
+			if allowed != nil && !contains(allowed, item) {
+				return usageErrorf("invalid item %q (expected: %s)", item, strings.Join(allowed, ", "))
+			}
+			list = append(list, item)
+		}
+		*field(s) = list
+		return nil
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseExitCodes: "-x 23 -x 24" and "-x 23,24" add codes; a 0 empties the
+// list ("-x 0,23" keeps only 23).
+func parseExitCodes(s *settings, v string) error {
+	for _, item := range strings.Split(v, ",") {
+		if item == "" {
+			return usageErrorf("empty exit code in %q", v)
+		}
+		for _, c := range item {
+			if c < '0' || c > '9' {
+				return usageErrorf("exit code %q is not a number from 0 to 255", item)
+			}
+		}
+		n, err := strconv.Atoi(item)
+		if err != nil || n > 255 {
+			return usageErrorf("exit code %q is not a number from 0 to 255", item)
+		}
+		if n == 0 {
+			s.IgnoreExitCodes = map[int]bool{}
+			continue
+		}
+		if s.IgnoreExitCodes == nil {
+			s.IgnoreExitCodes = map[int]bool{}
+		}
+		s.IgnoreExitCodes[n] = true
+	}
+	return nil
+}
+
+// parseCustomSignals reads "SIG:BLOCK[,SIG:BLOCK...]"; signal 0 resets.
+func parseCustomSignals(s *settings, v string) error {
+	for _, item := range strings.Split(v, ",") {
+		sigText, block, hasBlock := strings.Cut(item, ":")
+		sig, err := strconv.Atoi(strings.TrimSpace(sigText))
+		if err != nil || sig < 0 || sig > 64 {
+			return usageErrorf("invalid signal number %q in %q", sigText, v)
+		}
+		if sig == 0 {
+			s.CustomSignals = nil
+			continue
+		}
+		if !hasBlock || block == "" {
+			return usageErrorf("signal %d has no config block in %q (expected SIG:BLOCK)", sig, v)
+		}
+		if s.CustomSignals == nil {
+			s.CustomSignals = map[int]string{}
+		}
+		s.CustomSignals[sig] = block
+	}
+	return nil
+}
+
+func idSetter(field func(*settings) *idValue, lookup func(string) (int, bool)) setter {
+	return func(s *settings, v string) error {
+		if id, ok := lookup(v); ok {
+			*field(s) = idValue{ID: id, Set: true}
+			return nil
+		}
+		n, err := parseNumber(v, math.MaxUint32-1)
+		if err != nil {
+			return usageErrorf("no such user or group, and not a number: %q", v)
+		}
+		*field(s) = idValue{ID: int(n), Set: true}
+		return nil
+	}
+}
+
+func lookupUser(name string) (int, bool) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.Atoi(u.Uid)
+	return id, err == nil
+}
+
+func lookupGroup(name string) (int, bool) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, false
+	}
+	id, err := strconv.Atoi(g.Gid)
+	return id, err == nil
+}
+
+// checkOwner validates --socket-own USER[:GROUP] by name, as clsync does.
+func checkOwner(v string) error {
+	name, group, hasGroup := strings.Cut(v, ":")
+	if _, ok := lookupUser(name); !ok {
+		return usageErrorf("no such user %q", name)
+	}
+	if hasGroup {
+		if _, ok := lookupGroup(group); !ok {
+			return usageErrorf("no such group %q", group)
+		}
+	}
+	return nil
+}
+
+// splitTemplate splits a handler template from the config file into words
+// the way clsync's str_splitargs does: blanks separate words, double or
+// single quotes group blanks into a word and are removed, a backslash keeps a
+// double quote inside double quotes (the backslash itself stays). An empty
+// value gives an empty, non-nil template: "use no arguments".
+func splitTemplate(v string) ([]string, error) {
+	words := []string{}
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch c {
+		case ' ', '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case '"', '\'':
+			inWord = true
+			end := -1
+			for j := i + 1; j < len(v); j++ {
+				if v[j] != c {
+					continue
+				}
+				backslashes := 0
+				for k := j - 1; k > i && v[k] == '\\'; k-- {
+					backslashes++
+				}
+				if c == '\'' || backslashes%2 == 0 {
+					end = j
+					break
+				}
+			}
+			if end < 0 {
+				return nil, usageErrorf("unterminated quote <%c> in %q", c, v)
+			}
+			cur.WriteString(v[i+1 : end])
+			i = end
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

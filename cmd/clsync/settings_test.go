@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runCLI runs the program in process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func mustLoad(t *testing.T, args ...string) *settings {
+	t.Helper()
+	s, _, err := loadSettings(append([]string{"-H", "/NULL/"}, args...), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSettingsValues(t *testing.T) {
+	s := mustLoad(t, "-Mrsyncdirect", "-W/src", "--dest", "/dst", "-w", "0x10", "-t", "010", "-T", " 5 ",
+		"-d", "-d", "-x", "23", "-x", "24,25", "-b1", "--label=web", "--pid-file=/run/clsync-%label%.pid",
+		"--modification-signature=uid,gid", "--retries=0", "--", "-a", "%RSYNC-ARGS%")
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"mode", s.Mode, "rsyncdirect"},
+		{"watch", s.WatchDir, "/src"},
+		{"dest", s.Destination, "/dst"},
+		{"delay-sync hex", s.SyncDelay, 16 * time.Second},
+		{"delay-collect octal", s.CollectDelay, 8 * time.Second},
+		{"bigfile delay trimmed", s.BigFileDelay, 5 * time.Second},
+		{"debug counted", s.Debug, 2},
+		{"exit codes", s.IgnoreExitCodes, map[int]bool{23: true, 24: true, 25: true}},
+		{"background", s.Background, true},
+		{"pid-file expanded", s.PidFile, "/run/clsync-web.pid"},
+		{"modsign", s.ModSignature, []string{"uid", "gid"}},
+		{"retries", s.Retries, 0},
+		{"template", s.Template, []string{"-a", "%RSYNC-ARGS%"}},
+		{"default threshold", s.BigFileThreshold, int64(134217728)},
+		{"default label in dump dir", mustLoad(t, "-Mrsyncdirect").DumpDir, "/tmp/clsync-dump-nolabel"},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %#v, want %#v", c.name, c.got, c.want)
+		}
+	}
+	if s := mustLoad(t, "-x", "23", "-x", "0,24"); !reflect.DeepEqual(s.IgnoreExitCodes, map[int]bool{24: true}) {
+		t.Errorf("-x 0 must reset the list: %v", s.IgnoreExitCodes)
+	}
+	if s := mustLoad(t, "-d5", "--debug"); s.Debug != 6 {
+		t.Errorf("-d5 --debug = %d, want 6", s.Debug)
+	}
+	if s := mustLoad(t, "--", ""); s.Template == nil || len(s.Template) != 0 {
+		t.Errorf("-- '' must set an empty template, got %#v", s.Template)
+	}
+}
+
+func TestSettingsBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-w", "abc"}, `option --delay-sync: "abc" is not a number`},
+		{[]string{"-w", "-1"}, "is negative"},
+		{[]string{"-t", "1s"}, "is not a number"},
+		{[]string{"-B", "99999999999999999999"}, "is not a number"},
+		{[]string{"-Mfoo"}, `option --mode: invalid value "foo"`},
+		{[]string{"-p", "bogus"}, "option --threading"},
+		{[]string{"-Y", "nowhere"}, "option --output"},
+		{[]string{"-x", "abc"}, "option --ignore-exitcode"},
+		{[]string{"-x", "256"}, "option --ignore-exitcode"},
+		{[]string{"--modification-signature=uid,colour"}, `invalid item "colour"`},
+		{[]string{"--cancel-syscalls=everything"}, "option --cancel-syscalls"},
+		{[]string{"--custom-signals=29"}, "has no config block"},
+		{[]string{"--socket-mod=999"}, "not an octal file mode"},
+		{[]string{"--uid=no-such-user-here"}, "no such user"},
+		{[]string{"-d", "--debug=x"}, "option --debug"},
+		{[]string{"--pid-file=%a%", "--label=%pid-file%"}, ""},
+	} {
+		_, _, err := loadSettings(append([]string{"-H", "/NULL/"}, tc.args...), t.TempDir())
+		if tc.want == "" {
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
+		}
+		if code := exitCode(err); code != 22 {
+			t.Errorf("%q: exit %d, want 22", tc.args, code)
+		}
+	}
+}
+
+func TestExpandLoop(t *testing.T) {
+	_, _, err := loadSettings([]string{"-H", "/NULL/", "--pid-file=%status-file%", "--status-file=%pid-file%"}, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "loop") {
+		t.Fatalf("err = %v, want a loop error", err)
+	}
+}
+
+func TestConflicts(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-W/x"}, "--mode is not set"},
+		{[]string{"-Mrsyncdirect"}, "--watch-dir is not set"},
+		{[]string{"-Mrsyncdirect", "-W/x"}, "needs --destination-dir"},
+		{[]string{"-Mshell", "-W/x"}, "--sync-handler is not set"},
+		{[]string{"-Mso", "-W/x", "-Sx.so"}, "use --mode=plugin"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--skip-initialsync", "--exit-on-no-events"}, "--skip-initialsync and --exit-on-no-events"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--only-initialsync", "--exit-on-no-events"}, "--only-initialsync and --exit-on-no-events"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--skip-initialsync", "--only-initialsync"}, "--skip-initialsync and --only-initialsync"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "-F", "--skip-initialsync"}, "--full-initialsync and --skip-initialsync"},
+		{[]string{"-Mdirect", "-W/x", "--check-execvp-arguments"}, "--check-execvp-arguments and --mode=direct"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "-p", "safe", "--exit-on-no-events"}, "--threading=safe and --exit-on-no-events"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "-p", "full", "--max-iterations=2"}, "--max-iterations"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--modification-signature=*", "--cancel-syscalls=mon_stat"}, "mon_stat"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--have-recursive-sync"}, "--have-recursive-sync"},
+		{[]string{"-Mshell", "-Sx", "-W/x", "--synclist-simplify"}, "needs --lists-dir"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--socket-own=root"}, "--socket-own is useless"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--pivot-root=auto"}, "--pivot-root cannot be used without --chroot"},
+		{[]string{"-Msimple", "-Secho", "-W/x", "--standby-file=/s"}, "--standby-file"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--monitor=gio"}, "--monitor=gio is not available"},
+	} {
+		s, _, err := loadSettings(append([]string{"-H", "/NULL/"}, tc.args...), dir)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		err = checkConflicts(s)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
+			continue
+		}
+		if code := exitCode(err); code != 22 {
+			t.Errorf("%q: exit %d, want 22", tc.args, code)
+		}
+	}
+	// A custom template that names the destination itself needs no -D
+	// (clsync 0.4.5 refuses this documented example with exit 22).
+	s := mustLoad(t, "--exit-on-no-events", "--max-iterations=20", "--mode=rsyncdirect", "-W/var/www_new", "-Srsync",
+		"--", "%RSYNC-ARGS%", "/var/www_new/", "/var/www/")
+	if err := checkConflicts(s); err != nil {
+		t.Errorf("the man page's 'atomic sync' example is refused: %v", err)
+	}
+}
+
+func TestPathChecks(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	dst := filepath.Join(dir, "dst")
+	file := filepath.Join(dir, "file")
+	lists := filepath.Join(dir, "lists")
+	noexec := filepath.Join(dir, "noexec")
+	for _, d := range []string{src, dst, lists} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{file, noexec} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-W" + missing, "-D" + dst}, 2, "watch dir"},
+		{[]string{"-W" + file, "-D" + dst}, 20, "not a directory"},
+		{[]string{"-W" + src, "-D" + missing}, 2, "destination dir"},
+		{[]string{"-W" + src, "-D" + src + "/sub"}, 2, "destination dir"},
+		{[]string{"-W" + src, "-D" + src}, 22, "overlap"},
+		{[]string{"-W" + dir, "-D" + dst}, 22, "overlap"},
+		{[]string{"-W" + src, "-D" + dst, "-S" + missing}, 2, "sync handler"},
+		{[]string{"-W" + src, "-D" + dst, "-Sno-such-program-here"}, 2, "not found in PATH"},
+		{[]string{"-W" + src, "-D" + dst, "-S" + noexec}, 13, "not executable"},
+		{[]string{"-W" + src, "-D" + dst, "-L" + lists}, 22, "lets other users read"},
+		{[]string{"-W" + src, "-D" + dst, "-L" + missing}, 2, "lists dir"},
+		{[]string{"-W" + src, "-D" + dst, "-R" + missing}, 2, "rules file"},
+		{[]string{"-W" + src, "-D" + dst, "--exit-hook=" + noexec}, 13, "exit hook"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"-H", "/NULL/", "-Mrsyncdirect"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d %q, want exit %d with %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+		if strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: not one line: %q", tc.args, stderr)
+		}
+		if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+			t.Fatalf("%q: the destination was touched", tc.args)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "--help")
+	if code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, o := range optionTable {
+		if !o.configOnly && !strings.Contains(out, "--"+o.name) {
+			t.Errorf("--help does not list --%s", o.name)
+		}
+	}
+	for _, args := range [][]string{{"-V"}, {"--version"}, {"--vers"}} {
+		code, out, _ = runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "clsync-go "+version) {
+			t.Errorf("%q: exit %d, %q", args, code, out)
+		}
+	}
+}

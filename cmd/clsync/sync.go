@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/clsync-go/clsync/aggregator"
+	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/rules"
+	"github.com/clsync-go/clsync/watcher"
+)
+
+// liveRules lets SIGHUP swap the rules under the running watcher and handler.
+type liveRules struct{ p atomic.Pointer[rules.Set] }
+
+func (l *liveRules) Sync(rel string, isDir bool) bool { return l.p.Load().Sync(rel, isDir) }
+func (l *liveRules) Walk(rel string) bool           { return l.p.Load().Walk(rel) }
+func (l *liveRules) Monitor(rel string) bool        { return l.p.Load().Monitor(rel) }
+
+// syncRun is the state of one run of the agent: what the handler's
+// environment reports, the iteration count, and why the run must stop.
+type syncRun struct {
+	s       *settings
+	log     *slog.Logger
+	handler handlers.Handler
+	root    rootIdentity
+
+	status    atomic.Value // string: clsync's status word
+	iteration atomic.Int64 // handler runs after the initial sync
+	failures  int          // consecutive failed syncs, for the backoff
+
+	// busy is held while a sync runs, so SIGQUIT can wait for it.
+	busy sync.Mutex
+	// fatal stops the run: set once, then stop is called.
+	fatal    error
+	fatalMu  sync.Mutex
+	stop     context.CancelFunc
+	quitting atomic.Bool
+}
+
+// rootIdentity pins the watch dir: a sync never runs on another directory
+// that took its place (or on an empty mount point left by an unmount), which
+// would mirror an empty tree over the destination.
+type rootIdentity struct {
+	path     string
+	dev, ino uint64
+}
+
+func pinRoot(path string) (rootIdentity, error) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return rootIdentity{}, fmt.Errorf("watch dir %s: %w", path, err)
+	}
+	return rootIdentity{path: path, dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+}
+
+func (r rootIdentity) check() error {
+	now, err := pinRoot(r.path)
+	if err != nil {
+		return fmt.Errorf("watch dir %s vanished; not syncing: %w", r.path, err)
+	}
+	if now.dev != r.dev || now.ino != r.ino {
+		return fmt.Errorf("watch dir %s was replaced or unmounted; not syncing", r.path)
+	}
+	return nil
+}
+
+// runSync is the main job: watch the tree, sync it once, then keep syncing
+// what changes until a signal, an error or an exit condition ends it.
+func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
+	logger, closeLog, err := newLogger(s, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	if err := checkImplemented(s); err != nil {
+		return err
+	}
+
+	rs := &liveRules{}
+	if s.RulesFile != "" {
+		set, err := rules.Load(s.RulesFile)
+		if err != nil {
+			return err
+		}
+		rs.p.Store(set)
+	}
+	root, err := pinRoot(s.WatchDir)
+	if err != nil {
+		return err
+	}
+	r := &syncRun{s: s, log: logger, root: root}
+	r.status.Store("starting")
+
+	var filter handlers.Filter
+	if s.RulesFile != "" {
+		filter = rs
+	}
+	h, err := handlers.New(handlers.Config{
+		Mode: s.Mode, Program: s.Handler, Template: s.Template, InitTemplate: s.InitTemplate,
+		WatchDir: s.WatchDir, Destination: s.Destination, Label: s.Label,
+		ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists, IncLimit: s.RsyncIncLimit,
+		PreferInclude: s.RsyncPreferInclude, Ignore: s.IgnoreExitCodes, Timeout: s.SyncTimeout,
+		Filter: filter, Env: r.env, Logger: logger,
+	})
+	if err != nil {
+		return &invalidError{msg: err.Error()}
+	}
+	defer h.Close()
+	r.handler = h
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	r.stop = stop
+
+	// Watches go in before the initial sync, so that nothing changed
+	// during it is missed: such changes are queued and synced after it.
+	var monitor func(string) bool
+	if s.RulesFile != "" {
+		monitor = rs.Monitor
+	}
+	w, err := watcher.New(runCtx, watcher.Options{
+		Root: s.WatchDir, Monitor: monitor, Logger: logger,
+		OneFileSystem: s.OneFileSystem || s.ExcludeMounts,
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	if !s.SkipInitialSync {
+		r.status.Store("initsync")
+		initial := aggregator.Batch{Queue: aggregator.Instant, Items: []aggregator.Item{{Path: "", Op: watcher.Rescan, IsDir: true}}}
+		if err := r.syncBatch(runCtx, initial, true); err != nil {
+			return r.result(ctx, err)
+		}
+		if s.OnlyInitialSync || r.iterationsDone() {
+			return nil
+		}
+	}
+	r.status.Store("running")
+
+	agg := aggregator.New(aggregator.Config{
+		CollectDelay: s.CollectDelay, BigFileDelay: s.BigFileDelay, SyncDelay: s.SyncDelay,
+		BigFileThreshold: s.BigFileThreshold, Stat: statSize(s.WatchDir),
+	}, func(ctx context.Context, b aggregator.Batch) error { return r.syncBatch(ctx, b, false) })
+
+	// The watcher's channel goes through a relay so that its end (a root
+	// that vanished, a watch limit) is noticed here, not only by the loop.
+	events := make(chan []watcher.Event, 64)
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		for evs := range w.Events() {
+			select {
+			case events <- evs:
+			case <-runCtx.Done():
+				return
+			}
+		}
+	}()
+	aggDone := make(chan error, 1)
+	go func() { aggDone <- agg.Run(runCtx, events) }()
+
+	exitWhenIdle := s.ExitOnNoEvents
+	var idleCheck <-chan time.Time
+	if exitWhenIdle {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		idleCheck = t.C
+	}
+	for {
+		select {
+		case <-runCtx.Done():
+			<-aggDone
+			return r.result(ctx, nil)
+		case <-watcherDone:
+			watcherDone = nil
+			if err := w.Err(); err != nil {
+				r.fail(err)
+			}
+		case <-idleCheck:
+			n, err := agg.Flush(runCtx)
+			if err == nil && n == 0 {
+				stop()
+			}
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR2:
+				logger.Info("full resync requested (SIGUSR2)")
+				_ = agg.Rescan(runCtx)
+			case syscall.SIGHUP:
+				r.reloadRules(rs)
+			case syscall.SIGQUIT:
+				if s.SyncOnQuit {
+					_, _ = agg.Flush(runCtx)
+				}
+				// Wait for the sync that is running, start no other.
+				r.quitting.Store(true)
+				r.busy.Lock()
+				stop()
+				r.busy.Unlock()
+			}
+		}
+	}
+}
+
+// result is the run's exit error: the fatal error if one stopped it,
+// nothing if a signal (SIGTERM, SIGINT) or an exit condition did.
+func (r *syncRun) result(ctx context.Context, err error) error {
+	r.fatalMu.Lock()
+	defer r.fatalMu.Unlock()
+	if r.fatal != nil {
+		return r.fatal
+	}
+	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (r *syncRun) fail(err error) {
+	r.fatalMu.Lock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	r.fatalMu.Unlock()
+	r.stop()
+}
+
+func (r *syncRun) env() []string {
+	return handlers.IterationEnv(r.status.Load().(string), int(r.iteration.Load()))
+}
+
+func (r *syncRun) iterationsDone() bool {
+	// --max-iterations counts handler runs, the initial sync included.
+	return r.s.MaxIterations > 0 && r.iteration.Load() >= int64(r.s.MaxIterations)
+}
+
+var errQuitting = errors.New("quitting")
+
+// syncBatch runs the handler for one batch with clsync's tries (-r; 0 =
+// until it works) and -w between tries. A batch that still fails either
+// stops the run (clsync's default) or, with --ignore-failures, goes back to
+// the queue: it is retried later, never forgotten.
+func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch, initial bool) error {
+	r.busy.Lock()
+	defer r.busy.Unlock()
+	if r.quitting.Load() {
+		return errQuitting
+	}
+	var err error
+	for try := 1; ; try++ {
+		if err = r.root.check(); err != nil {
+			r.fail(err)
+			return err
+		}
+		r.log.Debug("sync", "queue", b.Queue.String(), "items", len(b.Items), "try", try)
+		err = r.handler.Sync(ctx, b.Items, initial)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		r.log.Error("sync failed", "err", err, "try", try)
+		if r.s.Retries != 0 && try >= r.s.Retries {
+			break
+		}
+		if !sleepCtx(ctx, r.s.SyncDelay) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.iteration.Add(1)
+	if err == nil {
+		r.failures = 0
+		if r.iterationsDone() {
+			r.stop()
+		}
+		return nil
+	}
+	if !r.s.IgnoreFailures {
+		code := 1
+		var exit *handlers.ExitError
+		if errors.As(err, &exit) {
+			code = exit.Code
+		}
+		r.fail(&handlerExitError{err: fmt.Errorf("sync failed, giving up (--retries %d): %w", r.s.Retries, err), code: code})
+		return err
+	}
+	// Back off so a destination that is down is not hammered at -w0.
+	r.failures++
+	sleepCtx(ctx, backoff(r.failures))
+	return err
+}
+
+func backoff(failures int) time.Duration {
+	d := 100 * time.Millisecond << min(failures, 9)
+	return min(d, 30*time.Second)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// reloadRules re-reads -R on SIGHUP. Bad rules keep the old ones: a typo
+// must not stop a running mirror.
+func (r *syncRun) reloadRules(rs *liveRules) {
+	if r.s.RulesFile == "" {
+		return
+	}
+	set, err := rules.Load(r.s.RulesFile)
+	if err != nil {
+		r.log.Error("reload rules (SIGHUP): keeping the old rules", "err", err)
+		return
+	}
+	rs.p.Store(set)
+	r.log.Info("rules reloaded", "file", r.s.RulesFile, "rules", set.Len())
+}
+
+// statSize gives the aggregator lstat sizes for the big-file queue (-B).
+func statSize(root string) func(string) (int64, bool) {
+	return func(rel string) (int64, bool) {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(root+"/"+rel, &st); err != nil {
+			return 0, false
+		}
+		return st.Size, true
+	}
+}
+
+// checkImplemented refuses options whose runtime behaviour this version does
+// not have yet, rather than silently running without it.
+func checkImplemented(s *settings) error {
+	unsupported := []struct {
+		set  bool
+		name string
+	}{
+		{s.Background, "--background"},
+		{s.Socket != "", "--socket"},
+		{s.Threading != "off", "--threading"},
+		{s.Splitting != "off", "--splitting"},
+		{s.UID.Set || s.GID.Set, "--uid/--gid"},
+		{s.HandlerUID.Set || s.HandlerGID.Set, "--sync-handler-uid/--sync-handler-gid"},
+		{s.Chroot != "", "--chroot"},
+		{s.SeccompFilter, "--seccomp-filter"},
+		{s.StandbyFile != "", "--standby-file"},
+		{len(s.ModSignature) > 0, "--modification-signature"},
+		{s.ExitHook != "" || s.PreExitHook != "", "--exit-hook/--pre-exit-hook"},
+		{s.PidFile != "", "--pid-file"},
+		{s.StatusFile != "", "--status-file"},
+		{len(s.CustomSignals) > 0, "--custom-signals"},
+		{len(s.Mountpoints) > 0, "--mountpoints"},
+	}
+	for _, u := range unsupported {
+		if u.set {
+			return usageErrorf("%s is not implemented in clsync-go %s yet", u.name, version)
+		}
+	}
+	return nil
+}

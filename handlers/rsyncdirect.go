@@ -1,0 +1,137 @@
+package handlers
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// rsyncArgs are clsync's rsync arguments without the two paths: the value
+// of %RSYNC-ARGS%.
+func rsyncArgs(preferInclude bool) []string {
+	if preferInclude {
+		return []string{"-aH", "--delete", "--include-from", "%INCLUDE-LIST-PATH%", "--exclude=*"}
+	}
+	return []string{"-aH", "--delete", "--exclude-from", "%EXCLUDE-LIST-PATH%", "--include-from", "%INCLUDE-LIST-PATH%", "--exclude=*"}
+}
+
+// rsyncDirect runs rsync itself (-Mrsyncdirect): one rsync per batch (or
+// per --rsync-inclimit part), restricted by include and exclude lists to
+// the changed paths.
+type rsyncDirect struct {
+	cfg      Config
+	dir      string
+	ownedDir bool
+	run      *Runner
+}
+
+func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
+	dir, owned, err := listsDir(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Template == nil {
+		cfg.Template = append(rsyncArgs(cfg.PreferInclude), "%watch-dir%/", "%destination-dir%/")
+	}
+	// rsync's 24 ("some files vanished") is normal on a live tree: the
+	// vanished file's removal is its own event.
+	return &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24)}, nil
+}
+
+func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) error {
+	parts, err := buildRsyncLists(r.cfg.WatchDir, r.cfg.Filter, r.cfg.IncLimit, items)
+	if err != nil {
+		return fmt.Errorf("rsync lists: %w", err)
+	}
+	template := r.cfg.Template
+	if initial && r.cfg.InitTemplate != nil {
+		template = r.cfg.InitTemplate
+	}
+	for _, part := range parts {
+		if len(part.include) == 0 {
+			continue
+		}
+		if err := r.syncPart(ctx, template, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyncPart) error {
+	inc, err := writeList(r.dir, "list", part.include)
+	if err != nil {
+		return err
+	}
+	files := []string{inc}
+	exc := ""
+	if !r.cfg.PreferInclude {
+		if exc, err = writeList(r.dir, "exclist", part.exclude); err != nil {
+			os.Remove(inc)
+			return err
+		}
+		files = append(files, exc)
+	}
+	if !r.cfg.KeepLists {
+		defer func() {
+			for _, f := range files {
+				os.Remove(f)
+			}
+		}()
+	}
+	vars := func(name string) ([]string, bool) {
+		switch name {
+		case "INCLUDE-LIST-PATH":
+			return []string{inc}, true
+		case "EXCLUDE-LIST-PATH":
+			return []string{exc}, true
+		case "RSYNC-ARGS":
+			return ExpandTemplate(rsyncArgs(r.cfg.PreferInclude), func(n string) ([]string, bool) {
+				switch n {
+				case "INCLUDE-LIST-PATH":
+					return []string{inc}, true
+				case "EXCLUDE-LIST-PATH":
+					return []string{exc}, true
+				}
+				return nil, false
+			}), true
+		}
+		return optionVars(r.cfg, name)
+	}
+	argv := append([]string{r.cfg.Program}, ExpandTemplate(template, vars)...)
+	r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(part.include), "exclude_lines", len(part.exclude))
+	return r.run.Run(ctx, argv)
+}
+
+// writeList writes one pattern per line to a new file named like clsync's
+// ".clsync-list.*" in dir.
+func writeList(dir, kind string, lines []string) (string, error) {
+	f, err := os.CreateTemp(dir, ".clsync-"+kind+".*")
+	if err != nil {
+		return "", fmt.Errorf("create %s file in %s: %w", kind, dir, err)
+	}
+	w := bufio.NewWriter(f)
+	for _, l := range lines {
+		w.WriteString(l)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	return f.Name(), nil
+}
+
+func (r *rsyncDirect) Close() error {
+	if r.ownedDir && !r.cfg.KeepLists {
+		return os.RemoveAll(r.dir)
+	}
+	return nil
+}

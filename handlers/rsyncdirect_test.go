@@ -1,0 +1,259 @@
+package handlers
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clsync-go/clsync/internal/treecmp"
+	"github.com/clsync-go/clsync/rules"
+	"github.com/clsync-go/clsync/watcher"
+)
+
+func rsyncPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("rsync")
+	if err != nil {
+		t.Skip("rsync is not installed (make deps installs it)")
+	}
+	return p
+}
+
+type fixture struct {
+	src, dst string
+	h        Handler
+}
+
+func newFixture(t *testing.T, mutate func(*Config)) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{src: filepath.Join(dir, "src"), dst: filepath.Join(dir, "dst")}
+	for _, d := range []string{f.src, f.dst} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{Mode: "rsyncdirect", Program: rsyncPath(t), WatchDir: f.src, Destination: f.dst, Label: "test", IncLimit: 20000}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	f.h = h
+	return f
+}
+
+func (f *fixture) write(t *testing.T, rel, content string) {
+	t.Helper()
+	p := filepath.Join(f.src, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) sync(t *testing.T, items ...Item) {
+	t.Helper()
+	if err := f.h.Sync(context.Background(), items, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) full(t *testing.T) {
+	t.Helper()
+	if err := f.h.Sync(context.Background(), []Item{{Path: "", Op: watcher.Rescan, IsDir: true}}, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) assertMirror(t *testing.T) {
+	t.Helper()
+	diffs, err := treecmp.Diff(f.src, f.dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Fatalf("destination differs from source:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+func TestRsyncDirectInitialSync(t *testing.T) {
+	f := newFixture(t, nil)
+	f.write(t, "a/b/c.txt", "c")
+	f.write(t, "top", "t")
+	f.full(t)
+	f.assertMirror(t)
+}
+
+// A directory renamed away (or removed) must leave the mirror with all its
+// content: clsync 0.4.5 lists only "/old" and rsync keeps the non-empty dir.
+func TestRsyncDirectRenamedAwayDirectoryLeaves(t *testing.T) {
+	f := newFixture(t, nil)
+	f.write(t, "old/x/deep.txt", "d")
+	f.write(t, "old/file", "f")
+	f.full(t)
+	if err := os.Rename(filepath.Join(f.src, "old"), filepath.Join(f.src, "new")); err != nil {
+		t.Fatal(err)
+	}
+	f.sync(t,
+		Item{Path: "new", Op: watcher.Create | watcher.Rescan, IsDir: true},
+		Item{Path: "old", Op: watcher.Remove, IsDir: true},
+	)
+	f.assertMirror(t)
+
+	if err := os.RemoveAll(filepath.Join(f.src, "new")); err != nil {
+		t.Fatal(err)
+	}
+	f.sync(t, Item{Path: "new", Op: watcher.Remove, IsDir: true})
+	f.assertMirror(t)
+}
+
+func TestRsyncDirectTypeChange(t *testing.T) {
+	f := newFixture(t, nil)
+	f.write(t, "p/inner", "i")
+	f.full(t)
+	if err := os.RemoveAll(filepath.Join(f.src, "p")); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, "p", "now a file")
+	f.sync(t, Item{Path: "p", Op: watcher.Remove | watcher.Create, IsDir: false})
+	f.assertMirror(t)
+}
+
+// Names are bytes: wildcards, backslashes, newlines, leading dashes,
+// trailing blanks and non-UTF-8 must all reach the mirror, each synced by
+// its own item (not by a recursive sync of the root).
+func TestRsyncDirectWeirdNames(t *testing.T) {
+	names := []string{"a*b", "q?", "br[ack]et", `back\slash`, `both\*`, "new\nline", "cr\rx", "-dash", "--delete", " lead", "trail ", "\xff\xfe", "#hash", ";semi", "+ plus", "- minus", "***"}
+	f := newFixture(t, nil)
+	f.write(t, "dir/keep", "k")
+	f.full(t)
+	var items []Item
+	for i, n := range names {
+		f.write(t, "dir/"+n, strings.Repeat("x", i+1))
+		items = append(items, Item{Path: "dir/" + n, Op: watcher.Create | watcher.Modify})
+	}
+	f.sync(t, items...)
+	f.assertMirror(t)
+	for _, n := range names {
+		if err := os.Remove(filepath.Join(f.src, "dir", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range items {
+		items[i].Op = watcher.Remove
+	}
+	f.sync(t, items...)
+	f.assertMirror(t)
+}
+
+// Only the listed paths are synced: an unlisted change stays behind until
+// its own event, which shows the lists restrict rsync.
+func TestRsyncDirectSyncsOnlyListedPaths(t *testing.T) {
+	f := newFixture(t, nil)
+	f.full(t)
+	f.write(t, "listed", "1")
+	f.write(t, "unlisted", "2")
+	f.sync(t, Item{Path: "listed", Op: watcher.Create})
+	if _, err := os.Stat(filepath.Join(f.dst, "listed")); err != nil {
+		t.Fatalf("listed file not synced: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dst, "unlisted")); err == nil {
+		t.Fatal("unlisted file was synced: the include list is not applied")
+	}
+}
+
+func TestRsyncDirectIncLimitSplits(t *testing.T) {
+	var runs int
+	f := newFixture(t, func(c *Config) { c.IncLimit = 3 })
+	f.full(t)
+	var items []Item
+	for i := 0; i < 10; i++ {
+		n := filepath.Join("d", string(rune('a'+i)), "f")
+		f.write(t, n, n)
+		items = append(items, Item{Path: n, Op: watcher.Create})
+	}
+	parts, err := buildRsyncLists(f.src, nil, 3, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = len(parts)
+	if runs < 3 {
+		t.Fatalf("10 items with parents at limit 3 gave %d parts", runs)
+	}
+	f.sync(t, items...)
+	f.assertMirror(t)
+}
+
+func TestRsyncDirectRulesExclude(t *testing.T) {
+	set, err := rules.Parse(strings.NewReader("-d^tmp$\n-f\\.swp$\n+*\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, func(c *Config) { c.Filter = set })
+	f.write(t, "tmp/junk", "j")
+	f.write(t, "a/x.swp", "s")
+	f.write(t, "a/x", "x")
+	f.full(t)
+	for _, p := range []string{"tmp", "a/x.swp"} {
+		if _, err := os.Lstat(filepath.Join(f.dst, p)); err == nil {
+			t.Errorf("%s synced although the rules exclude it", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(f.dst, "a/x")); err != nil {
+		t.Errorf("a/x not synced: %v", err)
+	}
+}
+
+func TestRsyncDirectExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "handler")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit $CODE\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		code   string
+		ignore map[int]bool
+		fails  bool
+	}{
+		{"0", nil, false},
+		{"23", nil, true},
+		{"24", nil, false}, // vanished files: ignored in rsync modes
+		{"23", map[int]bool{23: true}, false},
+	} {
+		h, err := New(Config{Mode: "rsyncdirect", Program: script, WatchDir: dir, Destination: dir, Ignore: tc.ignore,
+			Env: func() []string { return []string{"CODE=" + tc.code} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.Sync(context.Background(), []Item{{Path: "x", Op: watcher.Create}}, false)
+		h.Close()
+		if (err != nil) != tc.fails {
+			t.Errorf("exit %s ignore %v: err = %v, want failure %v", tc.code, tc.ignore, err, tc.fails)
+		}
+	}
+}
+
+func TestPattern(t *testing.T) {
+	for _, tc := range []struct{ path, suffix, want string }{
+		{"/plain", "", "/plain"},
+		{`/back\slash`, "", `/back\slash`},
+		{`/back\slash`, "/***", `/back\\slash/***`},
+		{"/a*b", "", `/a\*b`},
+		{"/br]", "", "/br]"},
+		{"/n\nl", "", "/n?l"},
+		{"/d", "/", "/d/"},
+	} {
+		if got := pattern(tc.path, tc.suffix); got != tc.want {
+			t.Errorf("pattern(%q, %q) = %q, want %q", tc.path, tc.suffix, got, tc.want)
+		}
+	}
+}

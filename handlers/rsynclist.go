@@ -1,0 +1,169 @@
+package handlers
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clsync-go/clsync/watcher"
+)
+
+// Filter is what a handler needs of the rules (-R): whether a path is synced
+// and whether a directory is walked. A nil Filter allows everything.
+type Filter interface {
+	Sync(rel string, isDir bool) bool
+	Walk(rel string) bool
+}
+
+// rsyncPart is one rsync run's filter lists: clsync's include list (with
+// every parent directory) and exclude list, as pattern lines.
+type rsyncPart struct {
+	include, exclude []string
+}
+
+// listBuilder turns batch items into rsync filter lines, split into parts of
+// about limit include lines (--rsync-inclimit: rsync is slow with huge
+// include lists).
+type listBuilder struct {
+	root   string // watch dir, for walking when rules exclude something below a recursive item
+	filter Filter
+	limit  int
+
+	parts   []rsyncPart
+	cur     rsyncPart
+	parents map[string]bool // parent lines already in cur
+}
+
+func buildRsyncLists(root string, filter Filter, limit int, items []Item) ([]rsyncPart, error) {
+	b := &listBuilder{root: root, filter: filter, limit: limit, parents: map[string]bool{}}
+	for _, it := range items {
+		if err := b.add(it); err != nil {
+			return nil, err
+		}
+	}
+	b.flush()
+	return b.parts, nil
+}
+
+// recursive tells whether an item's whole subtree must be synced: anything
+// that went away (a removed directory must leave the mirror with all its
+// content: clsync 0.4.5 lists "/old" but not "/old/***", and rsync then
+// refuses to delete the non-empty directory), a rescan, or a new directory.
+// A metadata change of a directory is not recursive: re-checking a large
+// tree for a chmod would be wasted work.
+func recursive(it Item) bool {
+	return it.Op&(watcher.Remove|watcher.Rescan) != 0 || it.Op&watcher.Create != 0 && it.IsDir
+}
+
+func (b *listBuilder) add(it Item) error {
+	if b.filter != nil && it.Path != "" && !b.filter.Sync(it.Path, it.IsDir) {
+		return nil
+	}
+	if b.limit > 0 && len(b.cur.include) >= b.limit {
+		b.flush()
+	}
+	b.addParents(it.Path)
+	if it.Path == "" {
+		if recursive(it) {
+			b.cur.include = append(b.cur.include, "/***")
+			return b.excludeBelow("")
+		}
+		return nil
+	}
+	b.cur.include = append(b.cur.include, pattern("/"+it.Path, ""))
+	if recursive(it) {
+		b.cur.include = append(b.cur.include, pattern("/"+it.Path, "/***"))
+		return b.excludeBelow(it.Path)
+	}
+	return nil
+}
+
+// addParents includes every ancestor directory, or rsync would never descend
+// to the item through the final --exclude=*.
+func (b *listBuilder) addParents(rel string) {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' {
+			continue
+		}
+		line := pattern("/"+rel[:i], "/")
+		if !b.parents[line] {
+			b.parents[line] = true
+			b.cur.include = append(b.cur.include, line)
+		}
+	}
+}
+
+// excludeBelow walks a recursive item's subtree when rules exist and lists
+// what they exclude, as clsync does; without rules there is nothing to walk.
+func (b *listBuilder) excludeBelow(rel string) error {
+	if b.filter == nil {
+		return nil
+	}
+	start := filepath.Join(b.root, rel)
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// Vanished while we walk: a later event covers it.
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if p == start {
+			return nil
+		}
+		r := strings.TrimPrefix(p, b.root+"/")
+		if !b.filter.Sync(r, d.IsDir()) {
+			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, ""))
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() && !b.filter.Walk(r) {
+			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, "/*"))
+			return fs.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (b *listBuilder) flush() {
+	if len(b.cur.include) == 0 && len(b.cur.exclude) == 0 {
+		return
+	}
+	b.parts = append(b.parts, b.cur)
+	b.cur = rsyncPart{}
+	b.parents = map[string]bool{}
+}
+
+// pattern renders path+suffix as an rsync filter pattern that matches the
+// path literally. rsync treats a backslash as an escape only in patterns
+// that contain a wildcard (*?[), so names are escaped only then. A newline
+// cannot be written into a newline-separated list; it becomes '?', which also
+// matches other characters: syncing a few more paths than needed is harmless
+// for a mirror, missing one is not.
+func pattern(path, suffix string) string {
+	wild := strings.ContainsAny(suffix, "*?[") || strings.ContainsAny(path, "*?[\n\r")
+	if !wild {
+		return path + suffix
+	}
+	var sb strings.Builder
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '*', '?', '[', ']', '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case '\n', '\r':
+			sb.WriteByte('?')
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	sb.WriteString(suffix)
+	return sb.String()
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what building and testing clsync-go needs on Debian: rsync (the
+# tests use the real one), libseccomp-dev (cgo), and Debian's clsync for the
+# differential tests. Does nothing when everything is there.
+set -e
+need=""
+command -v rsync >/dev/null 2>&1 || need="$need rsync"
+command -v clsync >/dev/null 2>&1 || need="$need clsync"
+[ -f /usr/include/seccomp.h ] || need="$need libseccomp-dev"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+command -v gcc >/dev/null 2>&1 || need="$need gcc"
+pkg-config --exists glib-2.0 2>/dev/null || need="$need libglib2.0-dev"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing:$need; install them (apt-get install$need) or run as root" >&2
+  exit 1
+fi
+echo "installing:$need"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null

@@ -1,0 +1,548 @@
+//go:build linux
+
+package watcher
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// watchMask is what every directory watch asks for. IN_DONT_FOLLOW is left
+// out on purpose: watches are added through /proc/self/fd/N, a magic link
+// that must be followed to reach the directory, and symlinks are refused
+// before that, in every path component, when the directory is opened.
+const watchMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MODIFY | unix.IN_CLOSE_WRITE |
+	unix.IN_ATTRIB | unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_DELETE_SELF |
+	unix.IN_MOVE_SELF | unix.IN_EXCL_UNLINK | unix.IN_ONLYDIR
+
+// maxEventSize is the size of the largest inotify event: a header and a
+// NAME_MAX name with its NUL.
+const maxEventSize = unix.SizeofInotifyEvent + unix.NAME_MAX + 1
+
+// config holds internals that tests change.
+type config struct {
+	readBufSize int  // at least maxEventSize
+	noOpenat2   bool // use the fallback for kernels before 5.6
+}
+
+func defaultConfig() config { return config{readBufSize: 64 << 10} }
+
+// Watcher reports the changes below a root directory. A single goroutine
+// reads the inotify queue, keeps the watches in step with the tree and
+// delivers the events.
+type Watcher struct {
+	opts    Options
+	log     *slog.Logger
+	fd      int // the inotify instance, non-blocking
+	wakeFd  int // an eventfd that ends the reader's poll on Close
+	rootDev uint64
+	rootIno uint64
+	prefix  string // Root with a trailing slash
+
+	// The fields below belong to the reader goroutine once New returns.
+	noOpenat2   bool
+	root        *node
+	wds         map[int]*node // every wd the kernel holds for us, until its IN_IGNORED
+	moves       moveTable
+	stack       []walkItem
+	jobID       uint64
+	overflowJob *job
+	rewalk      rewalkSchedule
+	drainedAt   time.Time // the queue was empty at this time: pending moves older than it have no partner queued
+	out         []Event   // the slice being built for the next send
+	buf         []byte
+	dirents     []byte
+
+	watches  atomic.Int64
+	events   chan []Event
+	stop     chan struct{}
+	stopOnce sync.Once
+	mu       sync.Mutex // orders wake's write to wakeFd before the reader closes it
+	closed   bool
+	stopCtx  func() bool
+	exited   chan struct{}
+	err      error // why the reader stopped; written before exited is closed
+	closeErr error // from closing the descriptors; likewise
+}
+
+// New creates the inotify instance and watches the whole tree (honouring
+// Monitor) before it returns, so that the caller can start its initial sync
+// then and lose nothing: every change made after New started walking is
+// reported by a later event. It fails on any error that would leave a
+// directory unwatched. ctx stops the watcher when it is done.
+func New(ctx context.Context, opts Options) (*Watcher, error) {
+	return newWatcher(ctx, opts, defaultConfig())
+}
+
+func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error) {
+	if !filepath.IsAbs(opts.Root) {
+		return nil, fmt.Errorf("watcher: root %q is not an absolute path", opts.Root)
+	}
+	opts.Root = filepath.Clean(opts.Root)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MovePairTimeout <= 0 {
+		opts.MovePairTimeout = DefaultMovePairTimeout
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(opts.Root, &st); err != nil {
+		return nil, &WatchError{Op: "stat", Path: opts.Root, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, &WatchError{Op: "watch", Path: opts.Root, Err: unix.ENOTDIR,
+			Detail: "not a directory (the root must be resolved: no symlinks)"}
+	}
+	fd, err := newInotify()
+	if err != nil {
+		return nil, err
+	}
+	wakeFd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	w := &Watcher{
+		opts:      opts,
+		log:       opts.Logger,
+		fd:        fd,
+		wakeFd:    wakeFd,
+		rootDev:   st.Dev,
+		rootIno:   st.Ino,
+		prefix:    opts.Root + "/",
+		noOpenat2: cfg.noOpenat2,
+		wds:       make(map[int]*node),
+		buf:       make([]byte, max(cfg.readBufSize, maxEventSize)),
+		dirents:   make([]byte, 32<<10),
+		events:    make(chan []Event, 16),
+		stop:      make(chan struct{}),
+		exited:    make(chan struct{}),
+	}
+	if opts.Root == "/" {
+		w.prefix = "/"
+	}
+	if !w.noOpenat2 {
+		if dfd, err := w.openDir(""); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+			// Before Linux 5.6, or refused by a seccomp filter.
+			w.noOpenat2 = true
+		} else if err == nil {
+			unix.Close(dfd)
+		}
+	}
+	if err := w.initialWalk(ctx); err != nil {
+		w.closeFds()
+		return nil, err
+	}
+	w.stopCtx = context.AfterFunc(ctx, w.wake)
+	go w.run()
+	return w, nil
+}
+
+// initialWalk watches the tree before the reader starts; the kernel queues
+// the events of the meantime, and an overflow then is repaired like any.
+func (w *Watcher) initialWalk(ctx context.Context) error {
+	w.push(walkItem{job: w.newJob(jobInitial, Event{}), top: true})
+	for len(w.stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := w.walkSome(walkChunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Events delivers one slice per kernel read (after move pairing), and one
+// per finished scan of a new directory or re-walk. It is closed when the
+// watcher stops; Err then says why.
+func (w *Watcher) Events() <-chan []Event { return w.events }
+
+// Err returns, once Events is closed, the reason the watcher stopped: nil
+// after Close or the end of New's context, else a fatal error (a *RootError,
+// a *WatchError, or a failure to read the queue) after which the tree is no
+// longer mirrored faithfully.
+func (w *Watcher) Err() error {
+	select {
+	case <-w.exited:
+		return w.err
+	default:
+		return nil
+	}
+}
+
+// Close stops the watcher, waits for its goroutine to end and releases the
+// inotify instance. It may be called more than once.
+func (w *Watcher) Close() error {
+	w.stopCtx()
+	w.wake()
+	<-w.exited
+	return w.closeErr
+}
+
+// Watches returns the number of watches held: one per watched directory,
+// plus for a moment those removed whose IN_IGNORED is still queued.
+func (w *Watcher) Watches() int { return int(w.watches.Load()) }
+
+func (w *Watcher) wake() {
+	w.stopOnce.Do(func() {
+		close(w.stop)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.closed {
+			var one [8]byte
+			binary.NativeEndian.PutUint64(one[:], 1)
+			_, _ = unix.Write(w.wakeFd, one[:])
+		}
+	})
+}
+
+func (w *Watcher) closeFds() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	return errors.Join(unix.Close(w.fd), unix.Close(w.wakeFd))
+}
+
+func (w *Watcher) run() {
+	err := w.loop()
+	if err != nil {
+		w.log.Error("watcher stopped", "err", err)
+	}
+	w.err = err
+	w.closeErr = w.closeFds()
+	close(w.events)
+	close(w.exited)
+}
+
+func (w *Watcher) loop() error {
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}}
+	for {
+		before := time.Now()
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds, w.pollTimeout(before)); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return fmt.Errorf("poll inotify: %w", err)
+		}
+		if fds[1].Revents != 0 {
+			return nil
+		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
+			return fmt.Errorf("poll inotify: revents %#x", fds[0].Revents)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			if err := w.readEvents(); err != nil {
+				return err
+			}
+		} else {
+			w.drainedAt = before
+		}
+		w.expireMoves(false)
+		if !w.flush() {
+			return nil
+		}
+		if w.overflowJob == nil && w.rewalk.start(time.Now()) {
+			if err := w.verifyRoot(); err != nil {
+				return err
+			}
+			w.overflowJob = w.newJob(jobOverflow, Event{})
+			w.push(walkItem{job: w.overflowJob, top: true})
+		}
+		if err := w.walkSome(walkChunk); err != nil {
+			return err
+		}
+		if !w.flush() {
+			return nil
+		}
+	}
+}
+
+// pollTimeout is 0 while walks are pending (they run between reads), else
+// the time to the next move deadline or re-walk, in whole milliseconds
+// rounded up, or -1 for none.
+func (w *Watcher) pollTimeout(now time.Time) int {
+	if len(w.stack) > 0 {
+		return 0
+	}
+	next, ok := w.moves.next()
+	if due, sched := w.rewalk.next(); sched && (!ok || due.Before(next)) {
+		next, ok = due, true
+	}
+	if !ok {
+		return -1
+	}
+	d := next.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// emit appends ev to the slice being built, merged into the previous event
+// when both are about the same object: the consumer ORs them anyway.
+func (w *Watcher) emit(ev Event) {
+	if n := len(w.out); n > 0 {
+		if last := &w.out[n-1]; last.Path == ev.Path && last.IsDir == ev.IsDir {
+			last.Op |= ev.Op
+			last.Mask |= ev.Mask
+			return
+		}
+	}
+	w.out = append(w.out, ev)
+}
+
+// flush delivers the slice being built; false when the watcher is stopping.
+// Blocking on a slow consumer is bounded by its promise to receive promptly;
+// meanwhile the kernel queues events, and an overflow is repaired.
+func (w *Watcher) flush() bool {
+	if len(w.out) == 0 {
+		return true
+	}
+	select {
+	case w.events <- w.out:
+		w.out = nil
+		return true
+	case <-w.stop:
+		return false
+	}
+}
+
+func (w *Watcher) readEvents() error {
+	var n int
+	for {
+		start := time.Now()
+		var err error
+		n, err = unix.Read(w.fd, w.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			w.drainedAt = start
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read inotify: %w", err)
+		}
+		if n <= len(w.buf)-maxEventSize {
+			// Room was left for any event: the read took all that was
+			// queued when it started.
+			w.drainedAt = start
+		}
+		break
+	}
+	now := time.Now()
+	for off := 0; off+unix.SizeofInotifyEvent <= n; {
+		b := w.buf[off:n]
+		wd := int(int32(binary.NativeEndian.Uint32(b[0:])))
+		mask := binary.NativeEndian.Uint32(b[4:])
+		cookie := binary.NativeEndian.Uint32(b[8:])
+		nameLen := int(binary.NativeEndian.Uint32(b[12:]))
+		if unix.SizeofInotifyEvent+nameLen > len(b) {
+			return fmt.Errorf("read inotify: truncated event (wd %d, mask %#x)", wd, mask)
+		}
+		name := b[unix.SizeofInotifyEvent : unix.SizeofInotifyEvent+nameLen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		off += unix.SizeofInotifyEvent + nameLen
+		if err := w.handle(wd, mask, cookie, string(name), now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Watcher) monitored(rel string) bool {
+	return rel == "" || w.opts.Monitor == nil || w.opts.Monitor(rel)
+}
+
+func (w *Watcher) abs(rel string) string {
+	if rel == "" {
+		return w.opts.Root
+	}
+	return w.prefix + rel
+}
+
+// handle turns one kernel event into Events and keeps the watches in step.
+func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time) error {
+	if mask&unix.IN_Q_OVERFLOW != 0 {
+		w.overflowed(now)
+		return nil
+	}
+	n := w.wds[wd]
+	if n == nil {
+		return nil // forgotten: what is still queued for it is outside the tree now
+	}
+	if n == w.root {
+		if err := w.rootGone(mask); err != nil {
+			return err
+		}
+	}
+	if mask&unix.IN_IGNORED != 0 {
+		// The kernel dropped the watch (directory deleted, file system
+		// unmounted, or our rm_watch): the only moment to forget the wd.
+		w.drop(n)
+		w.forget(n)
+		return nil
+	}
+	if !n.attached {
+		return nil // removed or moved out, waiting for IN_IGNORED
+	}
+	if mask&unix.IN_UNMOUNT != 0 {
+		// What lies below the mount point now is the directory it covered.
+		parent, name, rel := n.parent, n.name, n.rel
+		w.drop(n)
+		w.newDir(parent, name, Event{Path: rel, Op: Rescan, IsDir: true, Mask: mask})
+		return nil
+	}
+	if name == "" {
+		// A directory's own event. Its parent reports the same under the
+		// name, except for the root, which has no watched parent.
+		if n == w.root && mask&unix.IN_ATTRIB != 0 {
+			w.emit(Event{Path: "", Op: Attrib, IsDir: true, Mask: mask})
+		}
+		return nil
+	}
+	rel := join(n.rel, name)
+	isDir := mask&unix.IN_ISDIR != 0
+	switch {
+	case mask&unix.IN_MOVED_FROM != 0:
+		m := &pendingMove{cookie: cookie, parent: n, name: name, rel: rel, isDir: isDir, mask: mask,
+			deadline: now.Add(w.opts.MovePairTimeout)}
+		if isDir {
+			m.node = n.children[name]
+		}
+		w.moves.add(m)
+	case mask&unix.IN_MOVED_TO != 0:
+		w.movedTo(n, name, rel, cookie, isDir, mask)
+	case mask&unix.IN_CREATE != 0:
+		if isDir {
+			w.newDir(n, name, Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask})
+		} else {
+			w.emit(Event{Path: rel, Op: Create, Mask: mask})
+		}
+	case mask&unix.IN_DELETE != 0:
+		w.emit(Event{Path: rel, Op: Remove, IsDir: isDir, Mask: mask})
+		if c := n.children[name]; isDir && c != nil {
+			w.drop(c)
+		}
+	default:
+		var op Op
+		if mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0 {
+			op |= Modify
+		}
+		if mask&unix.IN_ATTRIB != 0 {
+			op |= Attrib
+		}
+		if op != 0 {
+			w.emit(Event{Path: rel, Op: op, IsDir: isDir, Mask: mask})
+		}
+	}
+	return nil
+}
+
+// rootGone returns the fatal error for an event that means the root is no
+// longer the tree being mirrored.
+func (w *Watcher) rootGone(mask uint32) error {
+	var reason string
+	switch {
+	case mask&unix.IN_DELETE_SELF != 0:
+		reason = "root directory was deleted"
+	case mask&unix.IN_MOVE_SELF != 0:
+		reason = "root directory was moved away"
+	case mask&unix.IN_UNMOUNT != 0:
+		reason = "root directory's file system was unmounted"
+	case mask&unix.IN_IGNORED != 0:
+		reason = "the kernel removed the root's watch"
+	default:
+		return nil
+	}
+	return &RootError{Root: w.opts.Root, Reason: reason}
+}
+
+// verifyRoot checks, before a re-walk, that the root path still names the
+// watched directory: the events that would say otherwise may have been lost.
+func (w *Watcher) verifyRoot() error {
+	var st unix.Stat_t
+	if err := unix.Lstat(w.opts.Root, &st); err != nil {
+		return &RootError{Root: w.opts.Root, Reason: "root directory was deleted or moved away: " + err.Error()}
+	}
+	if st.Dev != w.rootDev || st.Ino != w.rootIno {
+		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
+	}
+	return nil
+}
+
+func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) {
+	m := w.moves.take(cookie)
+	if m == nil { // moved in from outside the tree
+		if isDir {
+			w.newDir(parent, name, Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask})
+		} else {
+			w.emit(Event{Path: rel, Op: Create, Mask: mask})
+		}
+		return
+	}
+	w.emit(m.removeEvent())
+	if !isDir {
+		w.emit(Event{Path: rel, Op: Create, Mask: mask})
+		return
+	}
+	done := Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask}
+	if m.atSource() && w.monitored(rel) {
+		w.move(m.node, parent, name)
+		if w.opts.Monitor == nil {
+			// Every directory below is watched already, under its new path.
+			w.emit(done)
+		} else {
+			// Monitor decides by path: re-walk to add and drop watches.
+			w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
+		}
+		if w.overflowJob != nil {
+			// The running re-walk may have passed both places already.
+			w.push(walkItem{parent: parent, name: name, job: w.overflowJob})
+		}
+		return
+	}
+	if m.atSource() {
+		w.drop(m.node)
+	}
+	w.newDir(parent, name, done)
+}
+
+// expireMoves turns the pending halves whose partner can no longer come into
+// moves out of the tree: those past their deadline once the queue was seen
+// empty after it, or all of them.
+func (w *Watcher) expireMoves(all bool) {
+	for _, m := range w.moves.expired(w.drainedAt, all) {
+		w.emit(m.removeEvent())
+		if m.isDir && m.atSource() {
+			w.drop(m.node)
+		}
+	}
+}
+
+// overflowed handles IN_Q_OVERFLOW: events were lost, so the watches are
+// repaired by a re-walk, and the root Rescan is reported when it is done.
+func (w *Watcher) overflowed(now time.Time) {
+	// The partners of pending halves may be among the lost events.
+	w.expireMoves(true)
+	w.reapDetached()
+	if !w.rewalk.running && !w.rewalk.scheduled {
+		w.log.Warn("inotify queue overflowed: re-walking the tree; raise fs.inotify.max_queued_events if this repeats",
+			"root", w.opts.Root)
+	}
+	w.rewalk.overflow(now)
+}

@@ -1,0 +1,40 @@
+package watcher
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configure New.
+type Options struct {
+	// Root is the absolute path of the tree to watch, already resolved by
+	// the caller (realpath), so that no component of it is a symlink.
+	Root string
+	// Monitor decides whether the directory rel ("" is the root) is watched
+	// and descended into (clsync's 'w'/'m' rules). nil watches every
+	// directory; the root is always watched. It is called from the
+	// watcher's own goroutine and must not block.
+	Monitor func(rel string) bool
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// MovePairTimeout is how long an unpaired "moved from" half waits for
+	// its "moved to" half before it counts as a move out of the tree;
+	// 0 means DefaultMovePairTimeout.
+	MovePairTimeout time.Duration
+	// OneFileSystem keeps the watcher on the root's file system (rsync -x):
+	// a directory with another st_dev is neither watched nor descended into.
+	OneFileSystem bool
+}
+
+// DefaultMovePairTimeout is the default Options.MovePairTimeout.
+//
+// The kernel queues both halves of one rename(2) back to back, so they reach
+// different reads only when a read buffer ends between them (the second half
+// is then already queued) or when a read lands in the microseconds between
+// the two. The watcher only expires a half after it has seen the queue empty
+// past the deadline, so the timeout merely has to outlast the renaming thread
+// being preempted between the two halves. A timeout that is too short costs
+// work, never correctness: the directory is dropped and then watched and
+// scanned again as a move-in. One that is too long only delays the Remove of a
+// move out, by far less than the aggregator's own delay of seconds.
+const DefaultMovePairTimeout = 50 * time.Millisecond
