@@ -65,8 +65,11 @@ type Config struct {
 	// 0 (or less) means DefaultCollapseChildren.
 	CollapseChildren int
 	// Stat returns the lstat size of a path relative to the watched root,
-	// ok=false if it cannot be had (the file is gone). It is only called
-	// for events on regular files, and only when BigFileThreshold > 0.
+	// ok=false if it cannot be had (the file is gone: normal queue). It is
+	// called only for events on regular files that are not removals, only
+	// when BigFileThreshold > 0, and not when the path is already queued
+	// where neither queue could make it due sooner. nil disables big-file
+	// detection.
 	Stat func(rel string) (size int64, ok bool)
 }
 
@@ -154,8 +157,9 @@ func (c *Core) Rescan(now time.Time) {
 	c.add("", watcher.Rescan, true, 0, slot{Instant, now}, false)
 }
 
-// Requeue merges back the items of a failed run. They are due at once,
-// subject to -w, and drag the rest of the normal queue along.
+// Requeue merges back the items of a failed run into the normal queue, due
+// at once, subject to -w. The queue has one clock, as in clsync, so what
+// else waits in it leaves with them.
 func (c *Core) Requeue(items []Item, now time.Time) {
 	s := slot{Normal, now.Add(-c.cfg.CollectDelay)}
 	for _, it := range items {
@@ -201,15 +205,15 @@ func (c *Core) Flush(now time.Time) (Batch, bool) {
 	return c.emit(take, now), true
 }
 
-// Wake returns when Next may next return a batch: possibly now or earlier,
-// meaning Next returns one now. ok is false while a run is in progress (wait
-// for Done) or when nothing is queued (wait for Add).
+// Wake returns when Next may next return a batch, never before now: t equal
+// to now means Next returns one now. ok is false while a run is in progress
+// (wait for Done) or when nothing is queued (wait for Add).
 func (c *Core) Wake(now time.Time) (t time.Time, ok bool) {
 	if c.busy || c.queued == 0 {
 		return time.Time{}, false
 	}
-	if qu := &c.queues[Instant]; qu.len > 0 {
-		return qu.first, true
+	if c.queues[Instant].len > 0 {
+		return now, true
 	}
 	for _, q := range []Queue{Normal, BigFile} {
 		qu := &c.queues[q]
@@ -223,6 +227,9 @@ func (c *Core) Wake(now time.Time) (t time.Time, ok bool) {
 		if !ok || due.Before(t) {
 			t, ok = due, true
 		}
+	}
+	if t.Before(now) {
+		t = now
 	}
 	return t, ok
 }
@@ -247,13 +254,15 @@ func (c *Core) emit(take [numQueues]bool, now time.Time) Batch {
 			n += c.queues[q].len
 		}
 	}
-	b := Batch{Queue: BigFile, Items: make([]Item, 0, n)}
+	b := Batch{Items: make([]Item, 0, n)}
+	labelled := false
+	// Most urgent first: the batch is named after the first queue taken.
 	for _, q := range []Queue{Instant, Normal, BigFile} {
 		if !take[q] {
 			continue
 		}
-		if b.Queue == BigFile {
-			b.Queue = q
+		if !labelled {
+			b.Queue, labelled = q, true
 		}
 		for qu := &c.queues[q]; qu.head != nil; {
 			nd := qu.head

@@ -168,6 +168,8 @@ func TestCoreScripts(t *testing.T) {
 12s add b:m
 12s wake 25s
 22s next
+24.9s next
+25s wake 25s
 25s next normal b:m`},
 		{"big files wait -T; the threshold is exclusive", base, `
 0s size big 101
@@ -293,7 +295,7 @@ func TestCoreScripts(t *testing.T) {
 13s wake -
 13s next
 14s done
-14s wake 13s
+14s wake 14s
 14s next instant .:R/d
 15s done
 15s add c:m

@@ -84,7 +84,14 @@
 // of the root. A collapsed entry keeps the earliest due time of what it
 // replaced, so collapsing never delays a change either.
 //
-// Requeued items (failed runs) are due at once, subject to -w. A run that
-// keeps failing is retried every -w; pacing beyond that (backoff, a retry
-// limit, giving up by cancelling Run's context) belongs to the SyncFunc.
+// # Failures
+//
+// clsync retries a failed handler inside the same run, sleeping -w between
+// tries, up to --retries (sync_exec_argv), blocking its event loop
+// meanwhile. Here a failed batch is requeued (Core.Requeue): due at once,
+// held only by -w, merged with what arrived meanwhile, never dropped. A
+// batch that keeps failing is thus retried every -w; a retry limit,
+// backoff, or giving up (by cancelling Run's context) belongs to the
+// SyncFunc, like clsync's --retries to its handler wrapper.
+
 package aggregator

@@ -9,12 +9,22 @@ import (
 )
 
 // rsyncArgs are clsync's rsync arguments without the two paths: the value
-// of %RSYNC-ARGS%.
-func rsyncArgs(preferInclude bool) []string {
-	if preferInclude {
-		return []string{"-aH", "--delete", "--include-from", "%INCLUDE-LIST-PATH%", "--exclude=*"}
+// of %RSYNC-ARGS%. exact adds --ignore-times for syncs of paths that events
+// named: rsync's quick check compares sizes and whole-second mtimes, so a
+// file rewritten with the same size within the second of its last sync
+// would stay stale in the mirror (clsync 0.4.5 loses such changes). The
+// initial sync and full rescans keep the quick check: they cover files that
+// did not change.
+func rsyncArgs(preferInclude, exact bool) []string {
+	args := []string{"-aH"}
+	if exact {
+		args = append(args, "--ignore-times")
 	}
-	return []string{"-aH", "--delete", "--exclude-from", "%EXCLUDE-LIST-PATH%", "--include-from", "%INCLUDE-LIST-PATH%", "--exclude=*"}
+	args = append(args, "--delete")
+	if !preferInclude {
+		args = append(args, "--exclude-from", "%EXCLUDE-LIST-PATH%")
+	}
+	return append(args, "--include-from", "%INCLUDE-LIST-PATH%", "--exclude=*")
 }
 
 // rsyncDirect runs rsync itself (-Mrsyncdirect): one rsync per batch (or
@@ -33,7 +43,7 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 		return nil, err
 	}
 	if cfg.Template == nil {
-		cfg.Template = append(rsyncArgs(cfg.PreferInclude), "%watch-dir%/", "%destination-dir%/")
+		cfg.Template = []string{"%RSYNC-ARGS%", "%watch-dir%/", "%destination-dir%/"}
 	}
 	// rsync's 24 ("some files vanished") is normal on a live tree: the
 	// vanished file's removal is its own event.
@@ -49,18 +59,19 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) erro
 	if initial && r.cfg.InitTemplate != nil {
 		template = r.cfg.InitTemplate
 	}
+	exact := !initial && !(len(items) > 0 && items[0].Path == "" && recursive(items[0]))
 	for _, part := range parts {
 		if len(part.include) == 0 {
 			continue
 		}
-		if err := r.syncPart(ctx, template, part); err != nil {
+		if err := r.syncPart(ctx, template, part, exact); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyncPart) error {
+func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyncPart, exact bool) error {
 	inc, err := writeList(r.dir, "list", part.include)
 	if err != nil {
 		return err
@@ -88,7 +99,7 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyn
 		case "EXCLUDE-LIST-PATH":
 			return []string{exc}, true
 		case "RSYNC-ARGS":
-			return ExpandTemplate(rsyncArgs(r.cfg.PreferInclude), func(n string) ([]string, bool) {
+			return ExpandTemplate(rsyncArgs(r.cfg.PreferInclude, exact), func(n string) ([]string, bool) {
 				switch n {
 				case "INCLUDE-LIST-PATH":
 					return []string{inc}, true

@@ -257,3 +257,22 @@ func TestPattern(t *testing.T) {
 		}
 	}
 }
+
+// A file rewritten with the same size and the same mtime second must still
+// reach the mirror: rsync's quick check alone would skip it.
+func TestRsyncDirectSameSizeSameSecond(t *testing.T) {
+	f := newFixture(t, nil)
+	f.write(t, "msg", "one\n")
+	f.sync(t, Item{Path: "msg", Op: watcher.Create})
+	p := filepath.Join(f.src, "msg")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, "msg", "two\n")
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	f.sync(t, Item{Path: "msg", Op: watcher.Modify})
+	f.assertMirror(t)
+}

@@ -71,8 +71,9 @@ type Watcher struct {
 	closed   bool
 	stopCtx  func() bool
 	exited   chan struct{}
-	err      error // why the reader stopped; written before exited is closed
-	closeErr error // from closing the descriptors; likewise
+	errMu    sync.Mutex
+	err      error // why the reader stopped; set before Events is closed
+	closeErr error // from closing the descriptors; set before exited is closed
 }
 
 // New creates the inotify instance and watches the whole tree (honouring
@@ -173,12 +174,9 @@ func (w *Watcher) Events() <-chan []Event { return w.events }
 // a *WatchError, or a failure to read the queue) after which the tree is no
 // longer mirrored faithfully.
 func (w *Watcher) Err() error {
-	select {
-	case <-w.exited:
-		return w.err
-	default:
-		return nil
-	}
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
 }
 
 // Close stops the watcher, waits for its goroutine to end and releases the
@@ -219,7 +217,9 @@ func (w *Watcher) run() {
 	if err != nil {
 		w.log.Error("watcher stopped", "err", err)
 	}
+	w.errMu.Lock()
 	w.err = err
+	w.errMu.Unlock()
 	w.closeErr = w.closeFds()
 	close(w.events)
 	close(w.exited)

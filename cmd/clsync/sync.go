@@ -144,8 +144,16 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	if !s.SkipInitialSync {
 		r.status.Store("initsync")
 		initial := aggregator.Batch{Queue: aggregator.Instant, Items: []aggregator.Item{{Path: "", Op: watcher.Rescan, IsDir: true}}}
-		if err := r.syncBatch(runCtx, initial, true); err != nil {
-			return r.result(ctx, err)
+		// With --ignore-failures the initial sync is tried until it
+		// works: the mirror must start complete.
+		for {
+			err := r.syncBatch(runCtx, initial, true)
+			if err == nil {
+				break
+			}
+			if !s.IgnoreFailures || runCtx.Err() != nil {
+				return r.result(ctx, err)
+			}
 		}
 		if s.OnlyInitialSync || r.iterationsDone() {
 			return nil

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clsync-go/clsync/internal/treecmp"
+)
+
+// mirror is one running agent, in process, on temp dirs.
+type mirror struct {
+	src, dst string
+	cancel   context.CancelFunc
+	done     chan int
+	stderr   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func needRsync(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed (make deps installs it)")
+	}
+}
+
+// startMirror runs clsync -Mrsyncdirect on a fresh src (filled by prepare)
+// and an empty dst, and waits for the initial sync.
+func startMirror(t *testing.T, prepare func(src string), extra ...string) *mirror {
+	t.Helper()
+	needRsync(t)
+	dir := t.TempDir()
+	m := &mirror{src: filepath.Join(dir, "src"), dst: filepath.Join(dir, "dst"), done: make(chan int, 1), stderr: &syncBuffer{}}
+	for _, d := range []string{m.src, m.dst} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A file in the source makes waiting for the initial sync meaningful.
+	if err := os.WriteFile(filepath.Join(m.src, ".initial"), []byte("i"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(m.src)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	args := append([]string{"-H", "/NULL/", "-Mrsyncdirect", "-W", m.src, "-D", m.dst, "-w0", "-t0", "-T0"}, extra...)
+	go func() { m.done <- run(ctx, args, &bytes.Buffer{}, m.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-m.done:
+		case <-time.After(10 * time.Second):
+			t.Error("clsync did not stop within 10 s of its context being cancelled")
+		}
+	})
+	m.waitMirror(t)
+	return m
+}
+
+// waitMirror waits until dst equals src, failing with the differences if it
+// does not happen within a generous bound (this is not a timing assertion:
+// the bound only keeps a broken mirror from hanging the test).
+func (m *mirror) waitMirror(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		diffs, err := treecmp.Diff(m.src, m.dst)
+		if err == nil && len(diffs) == 0 {
+			return
+		}
+		select {
+		case code := <-m.done:
+			m.done <- code
+			t.Fatalf("clsync exited with %d: %s", code, m.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			if len(diffs) > 20 {
+				diffs = append(diffs[:20], "...")
+			}
+			t.Fatalf("destination never became equal to the source: %v\n%s\nlog: %s", err, strings.Join(diffs, "\n"), m.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sh(t *testing.T, dir, script string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-ec", script)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+}
+
+func writeTree(t *testing.T, root string, dirs, files int) {
+	t.Helper()
+	for d := 0; d < dirs; d++ {
+		p := filepath.Join(root, fmt.Sprintf("d%03d/sub%d", d, d%7))
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < files; f++ {
+			if err := os.WriteFile(filepath.Join(p, fmt.Sprintf("f%d.txt", f)), []byte(strings.Repeat("x", d*f%300)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// Real-world churn, each step followed by an exact mirror.
+func TestMirrorChurn(t *testing.T) {
+	m := startMirror(t, func(src string) { writeTree(t, src, 20, 10) })
+
+	t.Run("large tree copied in", func(t *testing.T) {
+		other := t.TempDir()
+		writeTree(t, other, 60, 20)
+		sh(t, m.src, "cp -a "+other+" copied")
+		m.waitMirror(t)
+	})
+	t.Run("renames of directories synced long ago", func(t *testing.T) {
+		sh(t, m.src, "mv d001 d001-renamed && mv d002 copied/d002-moved && mv copied/d010 top10")
+		m.waitMirror(t)
+	})
+	t.Run("editor safe-save", func(t *testing.T) {
+		sh(t, m.src, "for i in 1 2 3 4 5; do printf 'version %s\\n' $i > d003/.f1.txt.swp && mv d003/.f1.txt.swp d003/sub3/f1.txt; done")
+		m.waitMirror(t)
+	})
+	t.Run("log rotation", func(t *testing.T) {
+		sh(t, m.src, `mkdir -p log; for i in $(seq 1 50); do echo line $i >> log/app.log; done
+			mv log/app.log log/app.log.1; : > log/app.log; echo fresh >> log/app.log
+			gzip -c log/app.log.1 > log/app.log.1.gz; rm log/app.log.1`)
+		m.waitMirror(t)
+	})
+	t.Run("truncate without close and a writer that never closes", func(t *testing.T) {
+		big := filepath.Join(m.src, "big.bin")
+		if err := os.WriteFile(big, bytes.Repeat([]byte("b"), 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m.waitMirror(t)
+		if err := syscall.Truncate(big, 1000); err != nil {
+			t.Fatal(err)
+		}
+		m.waitMirror(t)
+		f, err := os.OpenFile(filepath.Join(m.src, "open.log"), os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString("written, never closed\n"); err != nil {
+			t.Fatal(err)
+		}
+		m.waitMirror(t)
+	})
+	t.Run("tar extraction", func(t *testing.T) {
+		sh(t, m.src, "tar -C d004 -cf ../tree.tar . && mkdir -p extracted && tar -C extracted -xf ../tree.tar && rm ../tree.tar")
+		m.waitMirror(t)
+	})
+	t.Run("git commits and checkouts", func(t *testing.T) {
+		if _, err := exec.LookPath("git"); err != nil {
+			t.Skip("git not installed")
+		}
+		sh(t, m.src, `mkdir repo && cd repo && git init -q && git config user.email t@t && git config user.name t
+			for i in 1 2 3; do echo $i > file$i; mkdir -p dir$i; echo $i > dir$i/x; done
+			git add -A && git commit -qm one && git checkout -qb other && git rm -rq dir1 && echo changed > file2
+			mkdir newdir && echo n > newdir/n && git add -A && git commit -qm two && git checkout -q -
+			git checkout -q other && git gc -q`)
+		m.waitMirror(t)
+	})
+	t.Run("mass delete", func(t *testing.T) {
+		sh(t, m.src, "rm -rf copied d00* top10")
+		m.waitMirror(t)
+	})
+	t.Run("names are bytes", func(t *testing.T) {
+		sh(t, m.src, `mkdir -p 'we*ird/[dir]' && printf x > 'we*ird/[dir]/-leading' && printf y > "$(printf 'new\nline')" && printf z > "$(printf '\377bytes')" && mv 'we*ird' 'we?ird'`)
+		m.waitMirror(t)
+	})
+}
+
+// The root vanishing must stop the run with an error and leave the mirror
+// as it was: never sync an empty tree over it.
+func TestMirrorRootRemovedKeepsDestination(t *testing.T) {
+	m := startMirror(t, func(src string) { writeTree(t, src, 3, 3) })
+	before, err := treecmp.Diff(m.dst, m.dst)
+	if err != nil || len(before) != 0 {
+		t.Fatal(err)
+	}
+	if err := os.Rename(m.src, m.src+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-m.done:
+		if code == 0 {
+			t.Errorf("exit code 0 after the watch dir went away; log: %s", m.stderr.String())
+		}
+		m.done <- code
+	case <-time.After(10 * time.Second):
+		t.Fatal("clsync kept running after its watch dir was moved away")
+	}
+	diffs, err := treecmp.Diff(m.src+".gone", m.dst)
+	if err != nil || len(diffs) != 0 {
+		t.Fatalf("the destination changed after the root went away: %v %v", err, diffs)
+	}
+}
+
+// --exit-on-no-events: sync everything, including what changed during the
+// initial sync, then exit 0.
+func TestExitOnNoEvents(t *testing.T) {
+	needRsync(t)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	writeTree(t, src, 5, 5)
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "--exit-on-no-events"}, &bytes.Buffer{}, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if diffs, err := treecmp.Diff(src, dst); err != nil || len(diffs) != 0 {
+		t.Fatalf("not a mirror after --exit-on-no-events: %v %v", err, diffs)
+	}
+}
+
+// A sync that fails is not forgotten: with --ignore-failures the paths are
+// retried until the destination accepts them.
+func TestFailedSyncIsRetried(t *testing.T) {
+	m := startMirror(t, nil, "--ignore-failures", "-r1")
+	blocker := filepath.Join(m.dst, "sub")
+	if err := os.WriteFile(blocker, []byte("a file where a directory must go"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(m.dst, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// root ignores the mode: make the destination fail another way.
+		if err := os.Chmod(m.dst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mount("tmpfs", m.dst, "tmpfs", syscall.MS_RDONLY, ""); err != nil {
+			t.Skipf("cannot make the destination read-only: %v", err)
+		}
+	}
+	sh(t, m.src, "mkdir -p sub/deeper && echo v > sub/deeper/file")
+	time.Sleep(300 * time.Millisecond) // let a few syncs fail
+	if os.Geteuid() == 0 {
+		if err := syscall.Unmount(m.dst, 0); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.Chmod(m.dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(blocker); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	m.waitMirror(t)
+}
