@@ -111,8 +111,8 @@ var defaultValues = map[string]string{
 type setter func(s *settings, v string) error
 
 var setters = map[string]setter{
-	"watch-dir":       func(s *settings, v string) error { s.WatchDir = v; return nil },
-	"sync-handler":    func(s *settings, v string) error { s.Handler = v; return nil },
+	"watch-dir":    func(s *settings, v string) error { s.WatchDir = v; return nil },
+	"sync-handler": func(s *settings, v string) error { s.Handler = v; return nil },
 	"--": func(s *settings, v string) error {
 		t, err := splitTemplate(v)
 		s.Template = t
@@ -170,12 +170,12 @@ var setters = map[string]setter{
 	"preserve-capabilities": listSetter(func(s *settings) *[]string { return &s.Capabilities },
 		[]string{"CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"}),
 	// clsync 0.4.5 spells the first mode "permittied"; both spellings work.
-	"inherit-capabilities": enumSetter(func(s *settings) *string { return &s.InheritCapabilities }, "permitted", "permittied", "dont-touch", "clsync", "empty"),
-	"forbid-devices":       flagSetter(func(s *settings) *bool { return &s.ForbidDevices }),
-	"cgroup-group-name":    func(s *settings, v string) error { s.CgroupName = v; return nil },
-	"threading":            enumSetter(func(s *settings) *string { return &s.Threading }, "off", "safe", "full"),
-	"retries":              intSetter(func(s *settings) *int { return &s.Retries }),
-	"ignore-failures":      flagSetter(func(s *settings) *bool { return &s.IgnoreFailures }),
+	"inherit-capabilities":  enumSetter(func(s *settings) *string { return &s.InheritCapabilities }, "permitted", "permittied", "dont-touch", "clsync", "empty"),
+	"forbid-devices":        flagSetter(func(s *settings) *bool { return &s.ForbidDevices }),
+	"cgroup-group-name":     func(s *settings, v string) error { s.CgroupName = v; return nil },
+	"threading":             enumSetter(func(s *settings) *string { return &s.Threading }, "off", "safe", "full"),
+	"retries":               intSetter(func(s *settings) *int { return &s.Retries }),
+	"ignore-failures":       flagSetter(func(s *settings) *bool { return &s.IgnoreFailures }),
 	"exit-on-sync-skipping": flagSetter(func(s *settings) *bool { return &s.ExitOnSyncSkip }),
 	"output":                enumSetter(func(s *settings) *string { return &s.Output }, "stderr", "stdout", "syslog"),
 	"one-file-system":       flagSetter(func(s *settings) *bool { return &s.OneFileSystem }),

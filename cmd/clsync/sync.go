@@ -23,8 +23,8 @@ import (
 type liveRules struct{ p atomic.Pointer[rules.Set] }
 
 func (l *liveRules) Sync(rel string, isDir bool) bool { return l.p.Load().Sync(rel, isDir) }
-func (l *liveRules) Walk(rel string) bool           { return l.p.Load().Walk(rel) }
-func (l *liveRules) Monitor(rel string) bool        { return l.p.Load().Monitor(rel) }
+func (l *liveRules) Walk(rel string) bool             { return l.p.Load().Walk(rel) }
+func (l *liveRules) Monitor(rel string) bool          { return l.p.Load().Monitor(rel) }
 
 // syncRun is the state of one run of the agent: what the handler's
 // environment reports, the iteration count, and why the run must stop.
