@@ -426,7 +426,7 @@ func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time
 		}
 		w.moves.add(m)
 	case mask&unix.IN_MOVED_TO != 0:
-		w.movedTo(n, name, rel, cookie, isDir, mask)
+		return w.movedTo(n, name, rel, cookie, isDir, mask)
 	case mask&unix.IN_CREATE != 0:
 		if isDir {
 			w.newDir(n, name, Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask})
@@ -485,7 +485,7 @@ func (w *Watcher) verifyRoot() error {
 	return nil
 }
 
-func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) {
+func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) error {
 	m := w.moves.take(cookie)
 	if m == nil { // moved in from outside the tree
 		if isDir {
@@ -493,33 +493,75 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 		} else {
 			w.emit(Event{Path: rel, Op: Create, Mask: mask})
 		}
-		return
+		return nil
 	}
 	w.emit(m.removeEvent())
 	if !isDir {
 		w.emit(Event{Path: rel, Op: Create, Mask: mask})
-		return
+		return nil
 	}
 	done := Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask}
-	if m.atSource() && w.monitored(rel) {
-		w.move(m.node, parent, name)
-		if w.opts.Monitor == nil {
-			// Every directory below is watched already, under its new path.
-			w.emit(done)
-		} else {
-			// Monitor decides by path: re-walk to add and drop watches.
-			w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
+	if !m.atSource() || !w.monitored(rel) {
+		if m.atSource() {
+			w.drop(m.node)
 		}
-		if w.overflowJob != nil {
-			// The running re-walk may have passed both places already.
-			w.push(walkItem{parent: parent, name: name, job: w.overflowJob})
+		w.newDir(parent, name, done)
+		return nil
+	}
+	n := m.node
+	w.move(n, parent, name)
+	// The node was taken by name when the IN_MOVED_FROM was handled. That
+	// is the directory that moved unless a walk got ahead of the queued
+	// events, or a RENAME_EXCHANGE swapped two directories (two pairs
+	// whose second IN_MOVED_FROM names the first one's target). The inode
+	// now at the new name settles it.
+	wd, err := w.probe(rel)
+	if err != nil && !vanished(err) {
+		return err
+	}
+	if err != nil || wd != n.wd {
+		// Whatever is at the old name now is watched afresh.
+		w.push(walkItem{parent: m.parent, name: m.name, top: true,
+			job: w.newJob(jobDir, Event{Path: m.removeEvent().Path, Op: Rescan, IsDir: true})})
+	}
+	if err == nil && wd != n.wd {
+		w.drop(n)
+		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
+		return nil
+	}
+	if w.opts.Monitor == nil {
+		// Every directory below is watched already, under its new path.
+		w.emit(done)
+	} else {
+		// Monitor decides by path: re-walk to add and drop watches.
+		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
+	}
+	if w.overflowJob != nil {
+		// The running re-walk may have passed both places already.
+		w.push(walkItem{parent: parent, name: name, job: w.overflowJob})
+	}
+	return nil
+}
+
+// probe returns the wd of the directory now at rel without keeping a watch
+// the tree does not know of (a walk step adds it again, tracked).
+func (w *Watcher) probe(rel string) (int, error) {
+	dfd, err := w.openDir(rel)
+	if err != nil {
+		if vanished(err) {
+			return -1, err
 		}
-		return
+		return -1, w.watchError("open", rel, err)
 	}
-	if m.atSource() {
-		w.drop(m.node)
+	defer unix.Close(dfd)
+	wd, err := w.addWatch(dfd, rel)
+	if err != nil {
+		return -1, err
 	}
-	w.newDir(parent, name, done)
+	if w.wds[wd] == nil {
+		_, _ = unix.InotifyRmWatch(w.fd, uint32(wd))
+	}
+	return wd, nil
 }
 
 // expireMoves turns the pending halves whose partner can no longer come into

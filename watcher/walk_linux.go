@@ -125,16 +125,9 @@ func (w *Watcher) step(it walkItem) error {
 			return nil
 		}
 	}
-	// The watch is added through the descriptor just opened, so it is on
-	// exactly the directory that was reached without following any symlink
-	// and is then listed; see openDir.
-	wd, err := unix.InotifyAddWatch(w.fd, "/proc/self/fd/"+strconv.Itoa(dfd), watchMask)
+	wd, err := w.addWatch(dfd, rel)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return &WatchError{Op: "watch", Path: w.abs(rel), Err: err,
-				Detail: "watches are added through /proc/self/fd, which is missing: mount /proc"}
-		}
-		return w.watchError("watch", rel, err)
+		return err
 	}
 	if it.parent == nil && w.root != nil && wd != w.root.wd {
 		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
@@ -152,6 +145,11 @@ func (w *Watcher) step(it walkItem) error {
 	n.visited = it.job.id
 	names, err := w.subdirs(dfd, rel)
 	if err != nil {
+		if vanished(err) {
+			// Removed while being listed (getdents fails with ENOENT on
+			// a dead directory): its parent reports that.
+			return nil
+		}
 		return w.watchError("scan", rel, err)
 	}
 	var listed map[string]bool
@@ -170,6 +168,21 @@ func (w *Watcher) step(it walkItem) error {
 		w.push(walkItem{parent: n, name: name, job: it.job})
 	}
 	return nil
+}
+
+// addWatch watches the directory open as dfd (rel). Going through the
+// descriptor puts the watch on exactly the directory that was reached
+// without following any symlink (see openDir) and is then listed.
+func (w *Watcher) addWatch(dfd int, rel string) (int, error) {
+	wd, err := unix.InotifyAddWatch(w.fd, "/proc/self/fd/"+strconv.Itoa(dfd), watchMask)
+	if err == nil {
+		return wd, nil
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return -1, &WatchError{Op: "watch", Path: w.abs(rel), Err: err,
+			Detail: "watches are added through /proc/self/fd, which is missing: mount /proc"}
+	}
+	return -1, w.watchError("watch", rel, err)
 }
 
 func (w *Watcher) stepDone(j *job) {

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets a test start this test binary as the clsync program, so
+// signals reach a real process: CLSYNC_TEST_AS_MAIN=1 runs main().
+func TestMain(m *testing.M) {
+	if os.Getenv("CLSYNC_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+type agent struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	exited chan struct{}
+	code   int
+}
+
+func startAgent(t *testing.T, args ...string) *agent {
+	t.Helper()
+	a := &agent{stderr: &syncBuffer{}, exited: make(chan struct{})}
+	a.cmd = exec.Command(os.Args[0], append([]string{"-H", "/NULL/"}, args...)...)
+	a.cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
+	a.cmd.Stderr = a.stderr
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		a.cmd.Wait()
+		a.code = a.cmd.ProcessState.ExitCode()
+		close(a.exited)
+	}()
+	t.Cleanup(func() {
+		a.cmd.Process.Kill()
+		<-a.exited
+	})
+	return a
+}
+
+func (a *agent) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (a *agent) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-a.exited:
+		return a.code
+	case <-time.After(within):
+		t.Fatalf("clsync still running after %s; log: %s", within, a.stderr.String())
+		return -1
+	}
+}
+
+// waitFor polls cond; the bound only keeps a broken build from hanging.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
+func tempTree(t *testing.T) (src, dst string) {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst = filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	for _, d := range []string{src, dst} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(src, "seed"), []byte("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return src, dst
+}
+
+// slowHandler is an rsync wrapper that records its pid, waits for a file to
+// go away, then runs rsync: it makes "a sync is running" observable.
+func slowHandler(t *testing.T) (script, gate, pids string) {
+	t.Helper()
+	dir := t.TempDir()
+	script, gate, pids = filepath.Join(dir, "handler"), filepath.Join(dir, "gate"), filepath.Join(dir, "pids")
+	body := "#!/bin/sh\necho $$ >> " + pids + "\nwhile [ -e " + gate + " ]; do sleep 0.02; done\nexec rsync \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, gate, pids
+}
+
+func TestSignalTermKillsHandler(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	script, gate, pids := slowHandler(t)
+	os.WriteFile(gate, nil, 0o644)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
+	waitFor(t, "the handler to start", func() bool { return exists(pids) })
+	a.signal(t, syscall.SIGTERM)
+	if code := a.wait(t, 5*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0; log: %s", code, a.stderr.String())
+	}
+	data, _ := os.ReadFile(pids)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	waitFor(t, "the handler to be killed", func() bool { return syscall.Kill(pid, 0) != nil })
+}
+
+func TestSignalQuitWaitsForRunningSync(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	script, gate, pids := slowHandler(t)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
+	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+	os.WriteFile(gate, nil, 0o644)
+	os.WriteFile(filepath.Join(src, "during"), []byte("d"), 0o644)
+	waitFor(t, "the second sync to start", func() bool {
+		data, _ := os.ReadFile(pids)
+		return strings.Count(string(data), "\n") >= 2
+	})
+	a.signal(t, syscall.SIGQUIT)
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-a.exited:
+		t.Fatal("SIGQUIT did not wait for the running sync")
+	default:
+	}
+	os.Remove(gate)
+	if code := a.wait(t, 10*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGQUIT; log: %s", code, a.stderr.String())
+	}
+	if !exists(filepath.Join(dst, "during")) {
+		t.Error("the sync SIGQUIT waited for did not complete")
+	}
+}
+
+func TestSignalUsr2FullResync(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0")
+	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+	// Damage the mirror behind the agent's back: only a full resync repairs it.
+	os.Remove(filepath.Join(dst, "seed"))
+	os.WriteFile(filepath.Join(dst, "stray"), nil, 0o644)
+	a.signal(t, syscall.SIGUSR2)
+	waitFor(t, "the full resync", func() bool {
+		return exists(filepath.Join(dst, "seed")) && !exists(filepath.Join(dst, "stray"))
+	})
+}
+
+func TestSignalHupReloadsRules(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	rulesFile := filepath.Join(t.TempDir(), "rules")
+	os.WriteFile(rulesFile, []byte("+*\n"), 0o644)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-R", rulesFile, "-w0", "-t0", "-d1")
+	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+	os.WriteFile(rulesFile, []byte("-f\\.tmp$\n+*\n"), 0o644)
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return strings.Contains(a.stderr.String(), "rules reloaded") })
+	os.WriteFile(filepath.Join(src, "x.tmp"), nil, 0o644)
+	os.WriteFile(filepath.Join(src, "after"), nil, 0o644)
+	waitFor(t, "a file after the reload", func() bool { return exists(filepath.Join(dst, "after")) })
+	if exists(filepath.Join(dst, "x.tmp")) {
+		t.Error("x.tmp synced although the reloaded rules exclude it")
+	}
+}
+
+func TestMaxIterations(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "--max-iterations=2")
+	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+	os.WriteFile(filepath.Join(src, "second"), nil, 0o644)
+	if code := a.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d; log: %s", code, a.stderr.String())
+	}
+	if !exists(filepath.Join(dst, "second")) {
+		t.Error("the second iteration did not sync")
+	}
+}
+
+func TestSyncTimeoutKills(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	script, gate, _ := slowHandler(t)
+	os.WriteFile(gate, nil, 0o644)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-k1")
+	if code := a.wait(t, 10*time.Second); code == 0 {
+		t.Fatalf("a handler past -k must fail the run; log: %s", a.stderr.String())
+	}
+	if !strings.Contains(a.stderr.String(), "timeout") {
+		t.Errorf("the error does not say timeout: %s", a.stderr.String())
+	}
+}
+
+// -L and -U: the list files are clsync's, in the lists dir, and stay there.
+func TestListsDirKeepsLists(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	lists := filepath.Join(t.TempDir(), "lists")
+	if err := os.Mkdir(lists, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-L", lists, "-U", "--only-initialsync"}, &bytes.Buffer{}, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	entries, _ := os.ReadDir(lists)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 || !strings.HasPrefix(names[0], ".clsync-") {
+		t.Fatalf("lists dir holds %q, want an include and an exclude list", names)
+	}
+	found := false
+	for _, n := range names {
+		data, _ := os.ReadFile(filepath.Join(lists, n))
+		if string(data) == "/***\n" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no include list with the whole tree in %q", names)
+	}
+}
