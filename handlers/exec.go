@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/clsync-go/clsync/privsep"
 )
 
 // ExitError is a handler run that ended with a non-zero exit code that is
@@ -32,6 +34,8 @@ type Runner struct {
 	Ignore map[int]bool
 	// Env adds variables to the handler's environment (CLSYNC_STATUS, ...).
 	Env func() []string
+	// Identity is the user and group the handler runs as.
+	Identity privsep.Identity
 }
 
 // Run executes argv and waits for it. A cancelled ctx or an expired timeout
@@ -50,7 +54,7 @@ func (r *Runner) Run(ctx context.Context, argv []string) error {
 	if r.Env != nil {
 		cmd.Env = append(cmd.Env, r.Env()...)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = privsep.HandlerAttr(r.Identity)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start sync handler %s: %w", argv[0], err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clsync-go/clsync/aggregator"
+	"github.com/clsync-go/clsync/privsep"
 )
 
 // Item is one path to sync, as the aggregator batches it.
@@ -48,8 +49,10 @@ type Config struct {
 	// Option resolves %option% in templates to the option's value.
 	Option func(name string) (string, bool)
 	// Env gives CLSYNC_STATUS and CLSYNC_ITERATION for a handler run.
-	Env    func() []string
-	Logger *slog.Logger
+	Env func() []string
+	// Identity is who the handler runs as (--sync-handler-uid/-gid).
+	Identity privsep.Identity
+	Logger   *slog.Logger
 }
 
 // New makes the handler for cfg.Mode.
@@ -88,7 +91,7 @@ func runner(cfg Config, alsoIgnore ...int) *Runner {
 	for _, c := range alsoIgnore {
 		ignore[c] = true
 	}
-	return &Runner{Dir: cfg.WatchDir, Timeout: cfg.Timeout, Ignore: ignore, Env: cfg.Env}
+	return &Runner{Dir: cfg.WatchDir, Timeout: cfg.Timeout, Ignore: ignore, Env: cfg.Env, Identity: cfg.Identity}
 }
 
 // optionVars resolves the template variables every mode knows.

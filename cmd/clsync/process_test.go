@@ -247,3 +247,39 @@ func TestListsDirKeepsLists(t *testing.T) {
 		t.Errorf("no include list with the whole tree in %q", names)
 	}
 }
+
+// --sync-handler-uid/--sync-handler-gid: the handler runs as that user.
+func TestSyncHandlerIdentity(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a handler as another user needs root")
+	}
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	// nobody must reach the script, the record and the watch dir (its cwd).
+	for _, d := range []string{filepath.Dir(dir), filepath.Dir(src)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(dir, "id")
+	script := filepath.Join(dir, "handler")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho $(id -u) $(id -g) > "+record+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script,
+		"--sync-handler-uid=nobody", "--sync-handler-gid=65534", "--only-initialsync"}, &bytes.Buffer{}, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	data, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(data)); got != "65534 65534" {
+		t.Errorf("handler ran as %q, want 65534 65534", got)
+	}
+}

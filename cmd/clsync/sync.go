@@ -15,6 +15,7 @@ import (
 
 	"github.com/clsync-go/clsync/aggregator"
 	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/privsep"
 	"github.com/clsync-go/clsync/rules"
 	"github.com/clsync-go/clsync/watcher"
 )
@@ -111,6 +112,10 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists, IncLimit: s.RsyncIncLimit,
 		PreferInclude: s.RsyncPreferInclude, Ignore: s.IgnoreExitCodes, Timeout: s.SyncTimeout,
 		Filter: filter, Env: r.env, Logger: logger,
+		Identity: privsep.Identity{
+			UID: uint32(s.HandlerUID.ID), SetUID: s.HandlerUID.Set,
+			GID: uint32(s.HandlerGID.ID), SetGID: s.HandlerGID.Set,
+		},
 	})
 	if err != nil {
 		return &invalidError{msg: err.Error()}
@@ -372,7 +377,6 @@ func checkImplemented(s *settings) error {
 		{s.Threading != "off", "--threading"},
 		{s.Splitting != "off", "--splitting"},
 		{s.UID.Set || s.GID.Set, "--uid/--gid"},
-		{s.HandlerUID.Set || s.HandlerGID.Set, "--sync-handler-uid/--sync-handler-gid"},
 		{s.Chroot != "", "--chroot"},
 		{s.SeccompFilter, "--seccomp-filter"},
 		{s.StandbyFile != "", "--standby-file"},
