@@ -9,6 +9,7 @@ command -v clsync >/dev/null 2>&1 || need="$need clsync"
 [ -f /usr/include/seccomp.h ] || need="$need libseccomp-dev"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
+command -v make >/dev/null 2>&1 || need="$need make"
 pkg-config --exists glib-2.0 2>/dev/null || need="$need libglib2.0-dev"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
