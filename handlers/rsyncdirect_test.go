@@ -276,3 +276,26 @@ func TestRsyncDirectSameSizeSameSecond(t *testing.T) {
 	f.sync(t, Item{Path: "msg", Op: watcher.Modify})
 	f.assertMirror(t)
 }
+
+// rm -rf of a tree can give removals of deep paths in one batch and of the
+// top directory in the next: the first batch must not make rsync try to
+// delete the half-listed parents, and the second must finish the job.
+func TestRsyncDirectRemovalsBeforeTheirParent(t *testing.T) {
+	f := newFixture(t, nil)
+	f.write(t, "top/a/x", "x")
+	f.write(t, "top/b/y", "y")
+	f.full(t)
+	if err := os.RemoveAll(filepath.Join(f.src, "top")); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := buildRsyncLists(f.src, nil, 0, []Item{{Path: "top/a/x", Op: watcher.Remove}, {Path: "top/a", Op: watcher.Remove, IsDir: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 0 {
+		t.Errorf("items below a removed directory were listed: %q", parts)
+	}
+	f.sync(t, Item{Path: "top/a/x", Op: watcher.Remove}, Item{Path: "top/a", Op: watcher.Remove, IsDir: true})
+	f.sync(t, Item{Path: "top", Op: watcher.Remove, IsDir: true})
+	f.assertMirror(t)
+}

@@ -33,10 +33,12 @@ type listBuilder struct {
 	parts   []rsyncPart
 	cur     rsyncPart
 	parents map[string]bool // parent lines already in cur
+	// dirExists caches whether a parent directory is still in the source.
+	dirExists map[string]bool
 }
 
 func buildRsyncLists(root string, filter Filter, limit int, items []Item) ([]rsyncPart, error) {
-	b := &listBuilder{root: root, filter: filter, limit: limit, parents: map[string]bool{}}
+	b := &listBuilder{root: root, filter: filter, limit: limit, parents: map[string]bool{}, dirExists: map[string]bool{}}
 	for _, it := range items {
 		if err := b.add(it); err != nil {
 			return nil, err
@@ -60,6 +62,13 @@ func (b *listBuilder) add(it Item) error {
 	if b.filter != nil && it.Path != "" && !b.filter.Sync(it.Path, it.IsDir) {
 		return nil
 	}
+	// An item whose directory is gone from the source is covered by the
+	// removal of that directory, which has an event of its own. Listing it
+	// would make rsync try to delete its missing parents while their other
+	// content is excluded ("cannot delete non-empty directory").
+	if parent := parentDir(it.Path); parent != "" && !b.isDir(parent) {
+		return nil
+	}
 	if b.limit > 0 && len(b.cur.include) >= b.limit {
 		b.flush()
 	}
@@ -77,6 +86,23 @@ func (b *listBuilder) add(it Item) error {
 		return b.excludeBelow(it.Path)
 	}
 	return nil
+}
+
+func parentDir(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+func (b *listBuilder) isDir(rel string) bool {
+	ok, cached := b.dirExists[rel]
+	if !cached {
+		fi, err := os.Lstat(filepath.Join(b.root, rel))
+		ok = err == nil && fi.IsDir()
+		b.dirExists[rel] = ok
+	}
+	return ok
 }
 
 // addParents includes every ancestor directory, or rsync would never descend
