@@ -283,3 +283,27 @@ func TestSyncHandlerIdentity(t *testing.T) {
 		t.Errorf("handler ran as %q, want 65534 65534", got)
 	}
 }
+
+// SIGQUIT with --sync-on-quit syncs what is queued before exiting, however
+// long the collect delays; without it the queue is left.
+func TestSignalQuitSyncOnQuit(t *testing.T) {
+	needRsync(t)
+	for _, syncOnQuit := range []bool{true, false} {
+		src, dst := tempTree(t)
+		args := []string{"-Mrsyncdirect", "-W", src, "-D", dst, "-w", "3600", "-t", "3600", "-d2"}
+		if syncOnQuit {
+			args = append(args, "--sync-on-quit")
+		}
+		a := startAgent(t, args...)
+		waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+		os.WriteFile(filepath.Join(src, "queued"), nil, 0o644)
+		waitFor(t, "the event to be read", func() bool { return strings.Contains(a.stderr.String(), "path=queued") })
+		a.signal(t, syscall.SIGQUIT)
+		if code := a.wait(t, 10*time.Second); code != 0 {
+			t.Fatalf("exit %d; log: %s", code, a.stderr.String())
+		}
+		if got := exists(filepath.Join(dst, "queued")); got != syncOnQuit {
+			t.Errorf("--sync-on-quit=%v: queued file synced = %v", syncOnQuit, got)
+		}
+	}
+}

@@ -177,7 +177,13 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	watcherDone := make(chan struct{})
 	go func() {
 		defer close(watcherDone)
+		debug := logger.Enabled(runCtx, slog.LevelDebug)
 		for evs := range w.Events() {
+			if debug {
+				for _, ev := range evs {
+					logger.Debug("event", "path", ev.Path, "op", ev.Op.String(), "dir", ev.IsDir)
+				}
+			}
 			select {
 			case events <- evs:
 			case <-runCtx.Done():
