@@ -307,3 +307,26 @@ func TestSignalQuitSyncOnQuit(t *testing.T) {
 		}
 	}
 }
+
+// A sync that fails while the tree changes under it (rsync's exit 23 when a
+// file turns into a symlink between listing and opening) is retried, not
+// fatal: the change that broke it is queued anyway.
+func TestFailureOnChangingTreeIsRetried(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "handler")
+	body := "#!/bin/sh\nif [ ! -e " + dir + "/failed ]; then touch " + dir + "/failed; echo x > " + src + "/changed-during; exit 23; fi\nexec rsync \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
+	waitFor(t, "the retried initial sync and the change", func() bool {
+		return exists(filepath.Join(dst, "seed")) && exists(filepath.Join(dst, "changed-during"))
+	})
+	select {
+	case <-a.exited:
+		t.Fatalf("exited with %d: %s", a.code, a.stderr.String())
+	default:
+	}
+}

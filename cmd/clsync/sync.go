@@ -38,6 +38,13 @@ type syncRun struct {
 	status    atomic.Value // string: clsync's status word
 	iteration atomic.Int64 // handler runs after the initial sync
 	failures  int          // consecutive failed syncs, for the backoff
+	// events counts the kernel events read: a sync that failed while it
+	// grew failed on a tree that changed under it.
+	events atomic.Int64
+	// initialPending marks the next batch as the initial sync; initialDone
+	// is closed when that sync succeeded.
+	initialPending atomic.Bool
+	initialDone    chan struct{}
 
 	// busy is held while a sync runs, so SIGQUIT can wait for it.
 	busy sync.Mutex
@@ -99,7 +106,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := &syncRun{s: s, log: logger, root: root}
+	r := &syncRun{s: s, log: logger, root: root, initialDone: make(chan struct{})}
 	r.status.Store("starting")
 
 	var filter handlers.Filter
@@ -146,39 +153,22 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	if !s.SkipInitialSync {
-		r.status.Store("initsync")
-		initial := aggregator.Batch{Queue: aggregator.Instant, Items: []aggregator.Item{{Path: "", Op: watcher.Rescan, IsDir: true}}}
-		// With --ignore-failures the initial sync is tried until it
-		// works: the mirror must start complete.
-		for {
-			err := r.syncBatch(runCtx, initial, true)
-			if err == nil {
-				break
-			}
-			if !s.IgnoreFailures || runCtx.Err() != nil {
-				return r.result(ctx, err)
-			}
-		}
-		if s.OnlyInitialSync || r.iterationsDone() {
-			return nil
-		}
-	}
-	r.status.Store("running")
-
 	agg := aggregator.New(aggregator.Config{
 		CollectDelay: s.CollectDelay, BigFileDelay: s.BigFileDelay, SyncDelay: s.SyncDelay,
 		BigFileThreshold: s.BigFileThreshold, Stat: statSize(s.WatchDir),
-	}, func(ctx context.Context, b aggregator.Batch) error { return r.syncBatch(ctx, b, false) })
+	}, r.syncBatch)
 
 	// The watcher's channel goes through a relay so that its end (a root
-	// that vanished, a watch limit) is noticed here, not only by the loop.
+	// that vanished, a watch limit) is noticed here, not only by the loop,
+	// and so that the events count tells a failed sync that the tree moved
+	// under it.
 	events := make(chan []watcher.Event, 64)
 	watcherDone := make(chan struct{})
 	go func() {
 		defer close(watcherDone)
 		debug := logger.Enabled(runCtx, slog.LevelDebug)
 		for evs := range w.Events() {
+			r.events.Add(int64(len(evs)))
 			if debug {
 				for _, ev := range evs {
 					logger.Debug("event", "path", ev.Path, "op", ev.Op.String(), "dir", ev.IsDir)
@@ -194,15 +184,35 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	aggDone := make(chan error, 1)
 	go func() { aggDone <- agg.Run(runCtx, events) }()
 
-	exitWhenIdle := s.ExitOnNoEvents
-	var idleCheck <-chan time.Time
-	if exitWhenIdle {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		idleCheck = t.C
+	// The initial sync is the first batch: a rescan of the root, which
+	// absorbs whatever changes meanwhile; events keep being read during it
+	// (a long initial sync must not overflow the kernel queue).
+	if s.SkipInitialSync {
+		r.status.Store("running")
+		close(r.initialDone)
+	} else {
+		r.status.Store("initsync")
+		r.initialPending.Store(true)
+		if err := agg.Rescan(runCtx); err != nil {
+			return r.result(ctx, err)
+		}
 	}
+
+	var idleCheck <-chan time.Time
+	initialDone := r.initialDone
 	for {
 		select {
+		case <-initialDone:
+			initialDone = nil
+			if s.OnlyInitialSync {
+				stop()
+				continue
+			}
+			if s.ExitOnNoEvents {
+				t := time.NewTicker(50 * time.Millisecond)
+				defer t.Stop()
+				idleCheck = t.C
+			}
 		case <-runCtx.Done():
 			<-aggDone
 			return r.result(ctx, nil)
@@ -274,23 +284,33 @@ var errQuitting = errors.New("quitting")
 // syncBatch runs the handler for one batch with clsync's tries (-r; 0 =
 // until it works) and -w between tries. A batch that still fails either
 // stops the run (clsync's default) or, with --ignore-failures, goes back to
-// the queue: it is retried later, never forgotten.
-func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch, initial bool) error {
+// the queue: it is retried later, never forgotten. A failure while events
+// arrived is not counted: rsync met the tree changing under it (a file
+// turned into a symlink between listing and opening, say), and the events
+// that changed it are queued; the batch goes back to the queue as well.
+func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	r.busy.Lock()
 	defer r.busy.Unlock()
 	if r.quitting.Load() {
 		return errQuitting
 	}
+	initial := r.initialPending.Load()
 	var err error
 	for try := 1; ; try++ {
 		if err = r.root.check(); err != nil {
 			r.fail(err)
 			return err
 		}
-		r.log.Debug("sync", "queue", b.Queue.String(), "items", len(b.Items), "try", try)
+		seen := r.events.Load()
+		r.log.Debug("sync", "queue", b.Queue.String(), "items", len(b.Items), "initial", initial, "try", try)
 		err = r.handler.Sync(ctx, b.Items, initial)
 		if err == nil || ctx.Err() != nil {
 			break
+		}
+		if r.events.Load() != seen {
+			r.log.Warn("sync failed while the tree was changing; retrying", "err", err)
+			sleepCtx(ctx, transientRetryDelay)
+			return err
 		}
 		r.log.Error("sync failed", "err", err, "try", try)
 		if r.s.Retries != 0 && try >= r.s.Retries {
@@ -306,6 +326,11 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch, initial boo
 	r.iteration.Add(1)
 	if err == nil {
 		r.failures = 0
+		if initial {
+			r.initialPending.Store(false)
+			r.status.Store("running")
+			close(r.initialDone)
+		}
 		if r.iterationsDone() {
 			r.stop()
 		}
@@ -325,6 +350,10 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch, initial boo
 	sleepCtx(ctx, backoff(r.failures))
 	return err
 }
+
+// transientRetryDelay spaces retries of syncs that failed on a changing
+// tree: the storm usually needs only a moment to settle.
+const transientRetryDelay = 20 * time.Millisecond
 
 func backoff(failures int) time.Duration {
 	d := 100 * time.Millisecond << min(failures, 9)
