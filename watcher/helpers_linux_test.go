@@ -73,7 +73,7 @@ func (r *rec) next(deadline <-chan time.Time, desc string) ([]Event, bool) {
 		r.all = append(r.all, b...)
 		return b, true
 	case <-deadline:
-		r.t.Fatalf("timed out after %v waiting for %s; events so far:\n%s", waitTimeout, desc, dump(r.all))
+		r.t.Fatalf("timed out after %v waiting for %s; events so far:\n%s\nreader:\n%s", waitTimeout, desc, dump(r.all), readerStacks())
 		return nil, false
 	}
 }
@@ -144,13 +144,33 @@ func (r *rec) waitClosed() {
 }
 
 // barrier creates a file in the root and waits for its event: everything
-// the kernel queued before has then been handled.
+// the kernel queued before has then been handled. A root Rescan while
+// waiting means the event may have been lost in an overflow: then it tries
+// again with a new file.
 func (r *rec) barrier() {
 	r.t.Helper()
-	r.barriers++
-	name := fmt.Sprintf(".barrier-%d", r.barriers)
-	writeFile(r.t, filepath.Join(r.root, name), "")
-	r.wait("barrier "+name, func(ev Event) bool { return ev.Path == name && ev.Op&Create != 0 })
+	deadline := time.After(waitTimeout)
+	for {
+		r.barriers++
+		name := fmt.Sprintf(".barrier-%d", r.barriers)
+		writeFile(r.t, filepath.Join(r.root, name), "")
+		for lost := false; ; {
+			for ; r.pos < len(r.all); r.pos++ {
+				ev := r.all[r.pos]
+				if ev.Path == name && ev.Op&Create != 0 {
+					r.pos++
+					return
+				}
+				lost = lost || (ev.Path == "" && ev.Op&Rescan != 0)
+			}
+			if lost {
+				break
+			}
+			if _, ok := r.next(deadline, "barrier "+name); !ok {
+				r.t.Fatalf("events closed (err %v) while waiting for barrier %s", r.w.Err(), name)
+			}
+		}
+	}
 }
 
 // waitWatches waits, barrier after barrier, until Watches() is want.
@@ -250,17 +270,34 @@ func countDirs(t *testing.T, root string) int {
 	return n
 }
 
-// readerGoroutines counts the watcher reader goroutines alive, started or
-// not (then their frame is a wrapper, hence the match on the creator).
-func readerGoroutines() int {
+// readerStacks returns the stacks of the watcher reader goroutines.
+func readerStacks() string {
+	var out []string
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, readerCreator) {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+func allStacks() string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "created by github.com/clsync-go/clsync/watcher.newWatcher")
+			return string(buf[:n])
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+}
+
+const readerCreator = "created by github.com/clsync-go/clsync/watcher.newWatcher"
+
+// readerGoroutines counts the watcher reader goroutines alive, started or
+// not (then their frame is a wrapper, hence the match on the creator).
+func readerGoroutines() int {
+	return strings.Count(allStacks(), readerCreator)
 }
 
 // setSysctl writes value to the sysctl file p and restores the old value at

@@ -33,9 +33,12 @@ const maxEventSize = unix.SizeofInotifyEvent + unix.NAME_MAX + 1
 type config struct {
 	readBufSize int  // at least maxEventSize
 	noOpenat2   bool // use the fallback for kernels before 5.6
+	// maxBacklog bounds the events kept while New walks, before anyone
+	// can receive them; past it they collapse into one root Rescan.
+	maxBacklog int
 }
 
-func defaultConfig() config { return config{readBufSize: 64 << 10} }
+func defaultConfig() config { return config{readBufSize: 64 << 10, maxBacklog: 1 << 16} }
 
 // Watcher reports the changes below a root directory. A single goroutine
 // reads the inotify queue, keeps the watches in step with the tree and
@@ -51,10 +54,13 @@ type Watcher struct {
 
 	// The fields below belong to the reader goroutine once New returns.
 	noOpenat2   bool
+	backlog     int
+	trace       bool // log every kernel event (the logger takes Debug)
 	root        *node
 	wds         map[int]*node // every wd the kernel holds for us, until its IN_IGNORED
 	moves       moveTable
 	stack       []walkItem
+	deferred    []walkItem // steps waiting for events about their parent (see openItem)
 	jobID       uint64
 	overflowJob *job
 	rewalk      rewalkSchedule
@@ -122,6 +128,8 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 		rootIno:   st.Ino,
 		prefix:    opts.Root + "/",
 		noOpenat2: cfg.noOpenat2,
+		backlog:   max(cfg.maxBacklog, 1),
+		trace:     opts.Logger.Enabled(ctx, slog.LevelDebug),
 		wds:       make(map[int]*node),
 		buf:       make([]byte, max(cfg.readBufSize, maxEventSize)),
 		dirents:   make([]byte, 32<<10),
@@ -149,16 +157,31 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 	return w, nil
 }
 
-// initialWalk watches the tree before the reader starts; the kernel queues
-// the events of the meantime, and an overflow then is repaired like any.
+// initialWalk watches the tree before the reader starts. It reads the queue
+// between chunks like the reader does, so that renames during the walk are
+// followed and a busy tree does not overflow the queue meanwhile; what that
+// reports waits in w.out for the reader to deliver, collapsed into a root
+// Rescan if it grows past the backlog bound.
 func (w *Watcher) initialWalk(ctx context.Context) error {
-	w.push(walkItem{job: w.newJob(jobInitial, Event{}), top: true})
-	for len(w.stack) > 0 {
+	j := w.newJob(jobInitial, Event{})
+	w.push(walkItem{job: j, top: true})
+	for j.pending > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.walkSome(walkChunk); err != nil {
+		if err := w.work(); err != nil {
 			return err
+		}
+		before := time.Now()
+		readable, _, err := w.poll(0)
+		if err != nil {
+			return err
+		}
+		if err := w.drain(readable, before); err != nil {
+			return err
+		}
+		if len(w.out) > w.backlog {
+			w.out = append(w.out[:0], Event{Path: "", Op: Rescan, IsDir: true})
 		}
 	}
 	return nil
@@ -226,41 +249,22 @@ func (w *Watcher) run() {
 }
 
 func (w *Watcher) loop() error {
-	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}}
+	if !w.flush() { // what New's walk reported
+		return nil
+	}
 	for {
 		before := time.Now()
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := unix.Poll(fds, w.pollTimeout(before)); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			return fmt.Errorf("poll inotify: %w", err)
+		readable, woken, err := w.poll(w.pollTimeout(before))
+		if err != nil || woken {
+			return err
 		}
-		if fds[1].Revents != 0 {
-			return nil
+		if err := w.drain(readable, before); err != nil {
+			return err
 		}
-		if fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
-			return fmt.Errorf("poll inotify: revents %#x", fds[0].Revents)
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			if err := w.readEvents(); err != nil {
-				return err
-			}
-		} else {
-			w.drainedAt = before
-		}
-		w.expireMoves(false)
 		if !w.flush() {
 			return nil
 		}
-		if w.overflowJob == nil && w.rewalk.start(time.Now()) {
-			if err := w.verifyRoot(); err != nil {
-				return err
-			}
-			w.overflowJob = w.newJob(jobOverflow, Event{})
-			w.push(walkItem{job: w.overflowJob, top: true})
-		}
-		if err := w.walkSome(walkChunk); err != nil {
+		if err := w.work(); err != nil {
 			return err
 		}
 		if !w.flush() {
@@ -269,11 +273,59 @@ func (w *Watcher) loop() error {
 	}
 }
 
-// pollTimeout is 0 while walks are pending (they run between reads), else
+// poll waits up to timeout ms (-1: no limit) for the queue or the wake fd.
+func (w *Watcher) poll(timeout int) (readable, woken bool, err error) {
+	fds := [2]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds[:], timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("poll inotify: %w", err)
+		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
+			return false, false, fmt.Errorf("poll inotify: revents %#x", fds[0].Revents)
+		}
+		return fds[0].Revents&unix.POLLIN != 0, fds[1].Revents != 0, nil
+	}
+}
+
+// drain reads the queue, or notes that it was empty at before; then the
+// moves and deferred steps that were waiting for that news go on.
+func (w *Watcher) drain(readable bool, before time.Time) error {
+	if readable {
+		if err := w.readEvents(); err != nil {
+			return err
+		}
+	} else {
+		w.drainedAt = before
+	}
+	if err := w.expireMoves(false); err != nil {
+		return err
+	}
+	w.retryDeferred()
+	return nil
+}
+
+// work starts a due re-walk and walks a chunk.
+func (w *Watcher) work() error {
+	if w.overflowJob == nil && w.rewalk.start(time.Now()) {
+		if err := w.verifyRoot(); err != nil {
+			return err
+		}
+		w.overflowJob = w.newJob(jobOverflow, Event{})
+		w.push(walkItem{job: w.overflowJob, top: true})
+	}
+	return w.walkSome(walkChunk)
+}
+
+// pollTimeout is 0 while walks are pending (they run between reads, and
+// deferred steps wait for the queue to be seen empty), else
 // the time to the next move deadline or re-walk, in whole milliseconds
 // rounded up, or -1 for none.
 func (w *Watcher) pollTimeout(now time.Time) int {
-	if len(w.stack) > 0 {
+	if len(w.stack) > 0 || len(w.deferred) > 0 {
 		return 0
 	}
 	next, ok := w.moves.next()
@@ -377,9 +429,11 @@ func (w *Watcher) abs(rel string) string {
 
 // handle turns one kernel event into Events and keeps the watches in step.
 func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time) error {
+	if w.trace {
+		w.log.Debug("inotify event", "wd", wd, "mask", fmt.Sprintf("%#x", mask), "cookie", cookie, "name", name)
+	}
 	if mask&unix.IN_Q_OVERFLOW != 0 {
-		w.overflowed(now)
-		return nil
+		return w.overflowed(now)
 	}
 	n := w.wds[wd]
 	if n == nil {
@@ -413,6 +467,9 @@ func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time
 		if n == w.root && mask&unix.IN_ATTRIB != 0 {
 			w.emit(Event{Path: "", Op: Attrib, IsDir: true, Mask: mask})
 		}
+		if mask&unix.IN_DELETE_SELF != 0 {
+			w.drop(n)
+		}
 		return nil
 	}
 	rel := join(n.rel, name)
@@ -434,10 +491,10 @@ func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time
 			w.emit(Event{Path: rel, Op: Create, Mask: mask})
 		}
 	case mask&unix.IN_DELETE != 0:
+		// A deleted directory's watch is dropped on its own
+		// IN_DELETE_SELF: by name, this could be a newer directory that
+		// a walk found there before this event was read.
 		w.emit(Event{Path: rel, Op: Remove, IsDir: isDir, Mask: mask})
-		if c := n.children[name]; isDir && c != nil {
-			w.drop(c)
-		}
 	default:
 		var op Op
 		if mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0 {
@@ -501,9 +558,16 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 		return nil
 	}
 	done := Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask}
-	if !m.atSource() || !w.monitored(rel) {
-		if m.atSource() {
+	// A node that is an ancestor of the destination cannot be what moved
+	// (no directory moves into itself): it was taken by name while a walk
+	// was ahead of the events, and it stays where it is.
+	atSource := m.atSource() && !m.node.isAncestorOf(parent)
+	if !atSource || !w.monitored(rel) {
+		if atSource {
 			w.drop(m.node)
+		} else if m.node != nil {
+			w.push(walkItem{parent: m.parent, name: m.name, top: true,
+				job: w.newJob(jobDir, Event{Path: m.removeEvent().Path, Op: Rescan, IsDir: true})})
 		}
 		w.newDir(parent, name, done)
 		return nil
@@ -515,16 +579,16 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 	// events, or a RENAME_EXCHANGE swapped two directories (two pairs
 	// whose second IN_MOVED_FROM names the first one's target). The inode
 	// now at the new name settles it.
-	wd, err := w.probe(rel)
-	if err != nil && !vanished(err) {
+	id, err := w.identify(parent, name, n)
+	if err != nil {
 		return err
 	}
-	if err != nil || wd != n.wd {
+	if id != same {
 		// Whatever is at the old name now is watched afresh.
 		w.push(walkItem{parent: m.parent, name: m.name, top: true,
 			job: w.newJob(jobDir, Event{Path: m.removeEvent().Path, Op: Rescan, IsDir: true})})
 	}
-	if err == nil && wd != n.wd {
+	if id == elsewhere {
 		w.drop(n)
 		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
 		return nil
@@ -543,48 +607,49 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 	return nil
 }
 
-// probe returns the wd of the directory now at rel without keeping a watch
-// the tree does not know of (a walk step adds it again, tracked).
-func (w *Watcher) probe(rel string) (int, error) {
-	dfd, err := w.openDir(rel)
-	if err != nil {
-		if vanished(err) {
-			return -1, err
-		}
-		return -1, w.watchError("open", rel, err)
-	}
-	defer unix.Close(dfd)
-	wd, err := w.addWatch(dfd, rel)
-	if err != nil {
-		return -1, err
-	}
-	if w.wds[wd] == nil {
-		_, _ = unix.InotifyRmWatch(w.fd, uint32(wd))
-	}
-	return wd, nil
-}
-
 // expireMoves turns the pending halves whose partner can no longer come into
 // moves out of the tree: those past their deadline once the queue was seen
 // empty after it, or all of them.
-func (w *Watcher) expireMoves(all bool) {
+func (w *Watcher) expireMoves(all bool) error {
 	for _, m := range w.moves.expired(w.drainedAt, all) {
-		w.emit(m.removeEvent())
 		if m.isDir && m.atSource() {
-			w.drop(m.node)
+			// The node was taken by name: if a walk got ahead of the
+			// queued events, it is a newer directory still there.
+			id, err := w.identify(m.parent, m.name, m.node)
+			if err != nil {
+				return err
+			}
+			switch {
+			case id == same:
+			case id == unsure && !all && time.Since(m.deadline) < deferStaleAfter:
+				// Ask again once the events that moved the parent
+				// are handled.
+				w.moves.add(m)
+				continue
+			default:
+				if id == unsure {
+					w.rewalk.overflow(time.Now())
+				}
+				w.drop(m.node)
+			}
 		}
+		w.emit(m.removeEvent())
 	}
+	return nil
 }
 
 // overflowed handles IN_Q_OVERFLOW: events were lost, so the watches are
 // repaired by a re-walk, and the root Rescan is reported when it is done.
-func (w *Watcher) overflowed(now time.Time) {
+func (w *Watcher) overflowed(now time.Time) error {
 	// The partners of pending halves may be among the lost events.
-	w.expireMoves(true)
+	if err := w.expireMoves(true); err != nil {
+		return err
+	}
 	w.reapDetached()
 	if !w.rewalk.running && !w.rewalk.scheduled {
 		w.log.Warn("inotify queue overflowed: re-walking the tree; raise fs.inotify.max_queued_events if this repeats",
 			"root", w.opts.Root)
 	}
 	w.rewalk.overflow(now)
+	return nil
 }

@@ -48,7 +48,6 @@ func readInt(path string) int {
 // watchLimits is what an ENOSPC message needs.
 type watchLimits struct {
 	limit
-	held   int // watches this watcher holds
 	needed int // directories the tree needs watched (a lower bound)
 }
 
@@ -56,7 +55,6 @@ func (w *Watcher) watchError(op, rel string, err error) error {
 	return watchError(op, w.abs(rel), err, func() watchLimits {
 		return watchLimits{
 			limit: readLimit("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches"),
-			held:  w.Watches(),
 			// One more walk, only on this failure path, so that the message
 			// can say how far to raise the limit.
 			needed: max(w.countDirs(time.Now().Add(10*time.Second)), w.Watches()+1),
@@ -76,8 +74,8 @@ func watchError(op, path string, err error, limits func() watchLimits) error {
 				l.name, l.needed)
 			break
 		}
-		// Other inotify users of this uid keep their share of the limit
-		// (at most value-held), so value+needed leaves room for the tree.
+		// Other inotify users of this uid keep what they hold (less than
+		// value), so value+needed leaves room for the whole tree.
 		we.Detail = fmt.Sprintf("inotify watch limit reached (%s=%d; this tree needs at least %d): raise it with sysctl %s=%d",
 			l.name, l.value, l.needed, l.name, l.value+l.needed)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):

@@ -11,7 +11,7 @@ type pendingMove struct {
 	parent   *node
 	name     string
 	rel      string // at the time of the event, in case parent goes away
-	node     *node  // the watched directory that moved, if any
+	node     *node  // for a directory: the node at the name then, checked before use (see identify)
 	isDir    bool
 	mask     uint32
 	deadline time.Time

@@ -12,8 +12,8 @@ type Options struct {
 	Root string
 	// Monitor decides whether the directory rel ("" is the root) is watched
 	// and descended into (clsync's 'w'/'m' rules). nil watches every
-	// directory; the root is always watched. It is called from the
-	// watcher's own goroutine and must not block.
+	// directory; the root is always watched. It is called by New and then
+	// by the watcher's goroutine, never concurrently, and must not block.
 	Monitor func(rel string) bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger

@@ -3,7 +3,10 @@
 package watcher
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,7 +38,7 @@ func TestRenameExchange(t *testing.T) {
 	r.wait("create in exchanged a", is("a/b1/b2/g", Create, false))
 	writeFile(t, filepath.Join(root, "b/a1/g"), "x")
 	r.wait("create in exchanged b", is("b/a1/g", Create, false))
-	checkTree(t, r)
+	checkTree(t, r, nil)
 }
 
 // A directory renamed over an empty one replaces it.
@@ -52,12 +55,12 @@ func TestRenameOverEmptyDir(t *testing.T) {
 	r.waitWatches(3)
 	writeFile(t, filepath.Join(root, "b/sub/f"), "x")
 	r.wait("create in b/sub", is("b/sub/f", Create, false))
-	checkTree(t, r)
+	checkTree(t, r, nil)
 }
 
 // checkTree closes the watcher and compares its tree with the directories on
-// disk: same paths, each with its own wd.
-func checkTree(t *testing.T, r *rec) {
+// disk that monitor (nil: all) selects: same paths, each with its own wd.
+func checkTree(t *testing.T, r *rec, monitor func(string) bool) {
 	t.Helper()
 	if err := r.w.Close(); err != nil {
 		t.Fatal(err)
@@ -77,55 +80,90 @@ func checkTree(t *testing.T, r *rec) {
 		}
 	}
 	walk(r.w.root)
-	var want []string
-	err := filepath.WalkDir(r.root, func(p string, d os.DirEntry, err error) error {
+	want := watchedDirs(t, r.root, monitor)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("watched directories differ from the disk:\n got %q\nwant %q", got, want)
+	}
+}
+
+// watchedDirs lists, sorted, the directories below root that a watcher with
+// monitor (nil: all) watches.
+func watchedDirs(t *testing.T, root string, monitor func(string) bool) []string {
+	t.Helper()
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			rel, _ := filepath.Rel(r.root, p)
-			if rel == "." {
-				rel = ""
-			}
-			want = append(want, rel)
+		if !d.IsDir() {
+			return nil
 		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			rel = ""
+		} else if monitor != nil && !monitor(rel) {
+			return filepath.SkipDir
+		}
+		dirs = append(dirs, rel)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("watched directories differ from the disk:\n got %q\nwant %q", got, want)
-	}
+	slices.Sort(dirs)
+	return dirs
 }
 
 // A storm of concurrent creations, deletions, renames within, moves in and
 // out and exchanges: once it settles, the watches match the disk exactly
 // and every path on disk was reported (itself, or below a Rescan).
 func TestStormConverges(t *testing.T) {
+	noD3 := func(rel string) bool { return filepath.Base(rel) != "d3" }
 	for _, tc := range []struct {
-		name string
-		cfg  config
+		name      string
+		cfg       config
+		monitor   func(string) bool
+		tinyQueue bool // overflow again and again
 	}{
-		{"default", defaultConfig()},
-		{"oneEventPerRead", config{readBufSize: maxEventSize}},
+		{name: "default", cfg: defaultConfig()},
+		{name: "oneEventPerRead", cfg: config{readBufSize: maxEventSize, maxBacklog: 1 << 16}},
+		{name: "monitor", cfg: defaultConfig(), monitor: noD3},
+		{name: "overflow", cfg: defaultConfig(), tinyQueue: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
 			seed := uint64(time.Now().UnixNano())
-			t.Logf("seed %d", seed)
-			r := startCfg(t, root, Options{MovePairTimeout: 5 * time.Millisecond}, tc.cfg)
+			var trace lockedBuffer
+			t.Cleanup(func() {
+				if t.Failed() {
+					lines := strings.Split(string(trace.Bytes()), "\n")
+					t.Logf("seed %d, last lines of the trace:\n%s", seed, strings.Join(lines[max(0, len(lines)-300):], "\n"))
+				}
+			})
+			logger := slog.New(slog.NewTextHandler(&trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			restore := func() {}
+			if tc.tinyQueue {
+				restore = setSysctl(t, "/proc/sys/fs/inotify/max_queued_events", "16")
+			}
+			opts := Options{MovePairTimeout: 5 * time.Millisecond, Logger: logger, Monitor: tc.monitor}
+			r := startCfg(t, root, opts, tc.cfg)
+			restore()
 			storm(t, root, outside, seed, 400*time.Millisecond)
-			r.waitWatches(countDirs(t, root))
+			r.waitWatches(len(watchedDirs(t, root, tc.monitor)))
 			r.barrier()
 			var want []string
 			err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 				if err != nil {
 					return err
 				}
-				if rel, _ := filepath.Rel(root, p); rel != "." && !strings.HasPrefix(rel, ".barrier") {
+				rel, _ := filepath.Rel(root, p)
+				switch {
+				case rel == "." || strings.HasPrefix(rel, ".barrier"):
+				case tc.monitor != nil && d.IsDir() && !tc.monitor(rel):
+					want = append(want, rel) // reported, its content is not
+					return filepath.SkipDir
+				default:
 					want = append(want, rel)
 				}
 				return nil
@@ -134,9 +172,26 @@ func TestStormConverges(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.waitAll("every path on disk reported", want, coveredBy(Create|Modify))
-			checkTree(t, r)
+			checkTree(t, r, tc.monitor)
 		})
 	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }
 
 func storm(t *testing.T, root, outside string, seed uint64, d time.Duration) {
@@ -178,4 +233,85 @@ func storm(t *testing.T, root, outside string, seed uint64, d time.Duration) {
 		})
 	}
 	wg.Wait()
+}
+
+// Renames while New walks: a directory being listed and one not reached
+// yet move. New follows the queued events (a step whose parent path went
+// stale waits for them), so the tree is right when it returns, and the
+// events of the meantime are delivered first.
+func TestRenamesDuringNew(t *testing.T) {
+	root := t.TempDir()
+	for i := range 5 {
+		mkdirAll(t, filepath.Join(root, fmt.Sprintf("a%d/b/c", i)))
+	}
+	var once sync.Once
+	monitor := func(rel string) bool {
+		if strings.HasSuffix(rel, "/b") {
+			// Called while the first a%d is being listed, once it is watched.
+			once.Do(func() {
+				for i := range 5 {
+					rename(t, filepath.Join(root, fmt.Sprintf("a%d", i)), filepath.Join(root, fmt.Sprintf("z%d", i)))
+				}
+			})
+		}
+		return true
+	}
+	r := start(t, root, Options{Monitor: monitor})
+	for i := range 5 {
+		r.waitAll("renamed during New", []string{fmt.Sprintf("z%d", i)}, func(p string, all []Event) bool {
+			return has(all, is(p, Create|Rescan, true))
+		})
+	}
+	r.waitWatches(16)
+	writeFile(t, filepath.Join(root, "z3/b/c/f"), "x")
+	r.wait("create in a directory renamed during New", is("z3/b/c/f", Create, false))
+	checkTree(t, r, nil)
+}
+
+// What New's walk sees happen is kept for the reader, within a bound: past
+// it, it collapses into one root Rescan.
+func TestBacklogDuringNew(t *testing.T) {
+	root := t.TempDir()
+	mkdirAll(t, filepath.Join(root, "a"))
+	var once sync.Once
+	monitor := func(rel string) bool {
+		once.Do(func() {
+			for i := range 10 {
+				writeFile(t, filepath.Join(root, fmt.Sprintf("f%d", i)), "x")
+			}
+		})
+		return true
+	}
+	cfg := defaultConfig()
+	cfg.maxBacklog = 4
+	r := startCfg(t, root, Options{Monitor: monitor}, cfg)
+	ev := r.wait("root Rescan for the backlog", is("", Rescan, true))
+	if ev.Mask != 0 {
+		t.Errorf("backlog Rescan mask %#x, want 0 (synthetic)", ev.Mask)
+	}
+	if len(r.batches[0]) > cfg.maxBacklog+1 {
+		t.Errorf("first slice has %d events, want at most %d", len(r.batches[0]), cfg.maxBacklog+1)
+	}
+}
+
+// BenchmarkNew measures New's walk of a tree of 4000 directories.
+func BenchmarkNew(b *testing.B) {
+	root := b.TempDir()
+	for i := range 40 {
+		for j := range 99 {
+			if err := os.MkdirAll(filepath.Join(root, fmt.Sprintf("d%d/e%d", i, j)), 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for b.Loop() {
+		w, err := New(context.Background(), Options{Root: root})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := w.Watches(); got != 1+40+40*99 {
+			b.Fatalf("Watches() = %d", got)
+		}
+		w.Close()
+	}
 }

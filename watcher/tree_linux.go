@@ -21,6 +21,9 @@ type node struct {
 	// out, pruned, unmounted). Its wd stays in Watcher.wds until the
 	// kernel's IN_IGNORED, and events still queued for it are dropped.
 	attached bool
+	// dev and ino identify the directory, to tell whether its cached path
+	// is stale (see openItem).
+	dev, ino uint64
 	// visited is the id of the last walk job that listed this directory,
 	// so that a job lists each directory once even if it is reachable
 	// twice (bind mounts) or queued twice (renamed during the job).
@@ -76,7 +79,7 @@ func (w *Watcher) adopt(wd int, parent *node, name string, j *job) *node {
 		// The root is watched first, by New; later walks check that they
 		// reach the same inode (see step).
 		if w.root == nil {
-			w.root = &node{wd: wd, attached: true}
+			w.root = &node{wd: wd, attached: true, dev: w.rootDev, ino: w.rootIno}
 			w.setWd(w.root)
 		}
 		return w.root
@@ -99,16 +102,25 @@ func (w *Watcher) adopt(wd int, parent *node, name string, j *job) *node {
 	n := &node{wd: wd, parent: parent, name: name, rel: join(parent.rel, name), attached: true}
 	parent.addChild(n)
 	w.setWd(n)
+	if w.trace {
+		w.log.Debug("watch", "wd", wd, "path", n.rel)
+	}
 	return n
 }
 
 // move re-parents n, which keeps its wd: every event queued for n or its
 // descendants resolves to the new path from now on.
 func (w *Watcher) move(n, parent *node, name string) {
+	// Unlinked first: what it replaces may be its old ancestor (the walk
+	// can see the disk ahead of the queued events), whose drop must not
+	// take n along.
+	n.unlink()
 	if old := parent.children[name]; old != nil && old != n {
 		w.drop(old)
 	}
-	n.unlink()
+	if w.trace {
+		w.log.Debug("move watch", "wd", n.wd, "from", n.rel, "to", join(parent.rel, name))
+	}
 	n.parent, n.name = parent, name
 	parent.addChild(n)
 	n.setRel(join(parent.rel, name))
@@ -118,6 +130,9 @@ func (w *Watcher) move(n, parent *node, name string) {
 func (w *Watcher) drop(n *node) {
 	if !n.attached {
 		return
+	}
+	if w.trace {
+		w.log.Debug("unwatch", "wd", n.wd, "path", n.rel)
 	}
 	n.unlink()
 	w.release(n)
@@ -129,6 +144,9 @@ func (w *Watcher) release(n *node) {
 		w.release(c)
 	}
 	n.children = nil
+	if w.trace {
+		w.log.Debug("rm_watch", "wd", n.wd, "path", n.rel)
+	}
 	// EINVAL: the kernel has already destroyed this watch and queued its
 	// IN_IGNORED (or lost it in an overflow), so no event can name this wd
 	// any more and forgetting it now loses nothing. Otherwise the

@@ -27,6 +27,8 @@ const (
 	jobOverflow
 )
 
+func (k jobKind) String() string { return [...]string{"initial", "dir", "overflow"}[k] }
+
 // A job walks one subtree. A walk is split into steps (one directory each)
 // so that the reader keeps draining the inotify queue between them.
 //
@@ -50,7 +52,9 @@ type walkItem struct {
 	parent *node
 	name   string
 	job    *job
-	top    bool // this is the directory the job was started for
+	top    bool      // this is the directory the job was started for
+	since  time.Time // first deferred (see deferItem)
+	at     time.Time // last deferred
 }
 
 // walkChunk bounds the steps done between two reads of the inotify queue.
@@ -58,6 +62,9 @@ const walkChunk = 64
 
 func (w *Watcher) newJob(kind jobKind, done Event) *job {
 	w.jobID++
+	if w.trace {
+		w.log.Debug("walk job", "job", w.jobID, "kind", kind, "path", done.Path)
+	}
 	return &job{id: w.jobID, kind: kind, done: done}
 }
 
@@ -95,30 +102,26 @@ func (w *Watcher) walkSome(n int) error {
 // race). Subdirectories are queued as further steps of the same job, and
 // watched subdirectories that are no longer listed are dropped.
 func (w *Watcher) step(it walkItem) error {
-	defer w.stepDone(it.job)
-	rel := ""
-	if it.parent != nil {
-		if !it.parent.attached {
-			return nil
-		}
-		rel = join(it.parent.rel, it.name)
-	}
-	dfd, err := w.openDir(rel)
+	dfd, st, res, err := w.openItem(it)
 	if err != nil {
-		if vanished(err) {
-			// Deleted, renamed or replaced by a non-directory since it
-			// was listed or reported: its parent's events say so.
-			return nil
-		}
-		return w.watchError("open", rel, err)
+		return err
+	}
+	if w.trace && it.parent != nil {
+		w.log.Debug("walk step", "job", it.job.id, "path", join(it.parent.rel, it.name), "result", res)
+	}
+	if res == stale {
+		w.deferItem(it)
+		return nil
+	}
+	defer w.stepDone(it.job)
+	if res == gone {
+		return nil
 	}
 	defer unix.Close(dfd)
-	if w.opts.OneFileSystem && it.parent != nil {
-		var st unix.Stat_t
-		if err := unix.Fstat(dfd, &st); err != nil {
-			return w.watchError("stat", rel, err)
-		}
-		if st.Dev != w.rootDev {
+	rel := ""
+	if it.parent != nil {
+		rel = join(it.parent.rel, it.name)
+		if w.opts.OneFileSystem && st.Dev != w.rootDev {
 			if old := it.parent.children[it.name]; old != nil {
 				w.drop(old)
 			}
@@ -136,6 +139,10 @@ func (w *Watcher) step(it walkItem) error {
 	if n == nil {
 		return nil
 	}
+	if w.trace {
+		w.log.Debug("walk adopt", "job", it.job.id, "wd", wd, "path", n.rel)
+	}
+	n.dev, n.ino = st.Dev, st.Ino
 	if it.top {
 		it.job.top = n
 	}
@@ -168,6 +175,167 @@ func (w *Watcher) step(it walkItem) error {
 		w.push(walkItem{parent: n, name: name, job: it.job})
 	}
 	return nil
+}
+
+type openResult uint8
+
+const (
+	opened openResult = iota
+	gone              // not there: deleted, renamed, or not a directory any more
+	stale             // the parent is not at its cached path: events about that are queued
+)
+
+func (r openResult) String() string { return [...]string{"opened", "gone", "stale"}[r] }
+
+// openItem opens the directory of a step. A cached path can be stale: a
+// rename of an ancestor may be queued but not handled yet, and the path may
+// then lead nowhere or to another directory. So the parent is opened by path
+// and checked by inode, and the directory is opened relative to it: it is
+// then in that parent by construction. A stale parent defers the step until
+// the queued events have been handled.
+func (w *Watcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
+	var st unix.Stat_t
+	if it.parent == nil {
+		fd, err := w.openDir("")
+		if err != nil {
+			if vanished(err) {
+				return -1, st, gone, &RootError{Root: w.opts.Root, Reason: "root directory was deleted or moved away"}
+			}
+			return -1, st, gone, w.watchError("open", "", err)
+		}
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, st, gone, w.watchError("stat", "", err)
+		}
+		if st.Dev != w.rootDev || st.Ino != w.rootIno {
+			unix.Close(fd)
+			return -1, st, gone, &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
+		}
+		return fd, st, opened, nil
+	}
+	pfd, res, err := w.openParent(it.parent)
+	if res != opened {
+		return -1, st, res, err
+	}
+	defer unix.Close(pfd)
+	rel := join(it.parent.rel, it.name)
+	fd, err := openat(pfd, it.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	if err != nil {
+		if vanished(err) {
+			return -1, st, gone, nil
+		}
+		return -1, st, gone, w.watchError("open", rel, err)
+	}
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, st, gone, w.watchError("stat", rel, err)
+	}
+	return fd, st, opened, nil
+}
+
+// openParent opens the watched directory p by its cached path and checks
+// that it is p's inode.
+func (w *Watcher) openParent(p *node) (int, openResult, error) {
+	if !p.attached {
+		return -1, gone, nil
+	}
+	pfd, err := w.openDir(p.rel)
+	if err != nil {
+		if vanished(err) {
+			return -1, stale, nil
+		}
+		return -1, gone, w.watchError("open", p.rel, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(pfd, &st); err != nil {
+		unix.Close(pfd)
+		return -1, gone, w.watchError("stat", p.rel, err)
+	}
+	if st.Dev != p.dev || st.Ino != p.ino {
+		unix.Close(pfd)
+		return -1, stale, nil
+	}
+	return pfd, opened, nil
+}
+
+type identity uint8
+
+const (
+	same      identity = iota // n's directory is at the name
+	elsewhere                 // something else or nothing is at the name
+	unsure                    // the parent's path is stale: ask again after the queued events
+)
+
+// identify tells whether the directory of node n is the one at name in
+// parent now, going by inode, to settle what an event naming it refers to.
+func (w *Watcher) identify(parent *node, name string, n *node) (identity, error) {
+	pfd, res, err := w.openParent(parent)
+	switch {
+	case err != nil:
+		return unsure, err
+	case res == gone:
+		return elsewhere, nil
+	case res == stale:
+		return unsure, nil
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if vanished(err) {
+			return elsewhere, nil
+		}
+		return unsure, w.watchError("stat", join(parent.rel, name), err)
+	}
+	if st.Dev == n.dev && st.Ino == n.ino {
+		return same, nil
+	}
+	return elsewhere, nil
+}
+
+func openat(dirfd int, name string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// deferStaleAfter bounds how long a step may wait for the events that
+// explain its stale parent. Past it, the tree is out of step with the disk
+// for a reason no queued event will fix, and a re-walk repairs it.
+const deferStaleAfter = time.Second
+
+// deferItem parks a step whose parent is stale until the queue has been
+// seen empty after now (see retryDeferred).
+func (w *Watcher) deferItem(it walkItem) {
+	now := time.Now()
+	if it.since.IsZero() {
+		it.since = now
+	}
+	if now.Sub(it.since) > deferStaleAfter {
+		w.log.Warn("watch tree out of step with the disk; re-walking", "path", w.abs(join(it.parent.rel, it.name)))
+		w.rewalk.overflow(now)
+		w.stepDone(it.job)
+		return
+	}
+	it.at = now
+	w.deferred = append(w.deferred, it)
+}
+
+// retryDeferred queues again the deferred steps parked before drainedAt: the
+// events that made their parent's path stale have been handled since.
+func (w *Watcher) retryDeferred() {
+	keep := w.deferred[:0]
+	for _, it := range w.deferred {
+		if it.at.Before(w.drainedAt) {
+			w.stack = append(w.stack, it)
+		} else {
+			keep = append(keep, it)
+		}
+	}
+	clear(w.deferred[len(keep):])
+	w.deferred = keep
 }
 
 // addWatch watches the directory open as dfd (rel). Going through the
