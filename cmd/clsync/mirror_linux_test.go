@@ -283,3 +283,23 @@ func TestFailedSyncIsRetried(t *testing.T) {
 	}
 	m.waitMirror(t)
 }
+
+// A destination that cannot be written is refused before anything runs.
+func TestReadOnlyDestination(t *testing.T) {
+	needRsync(t)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	for _, d := range []string{src, dst} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mount("tmpfs", dst, "tmpfs", syscall.MS_RDONLY, ""); err != nil {
+		t.Skipf("cannot mount a read-only tmpfs: %v", err)
+	}
+	defer syscall.Unmount(dst, syscall.MNT_DETACH)
+	code, _, stderr := runCLI(t, "-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst)
+	if code != int(syscall.EROFS) || !strings.Contains(stderr, "not writable") {
+		t.Errorf("exit %d %q, want %d naming the destination as not writable", code, stderr, syscall.EROFS)
+	}
+}

@@ -126,6 +126,13 @@ func checkPaths(s *settings) error {
 		if d == w || strings.HasPrefix(d+"/", w+"/") || strings.HasPrefix(w+"/", d+"/") {
 			return usageErrorf("destination dir %s and watch dir %s overlap: the mirror would sync into itself", d, w)
 		}
+		// rsyncdirect writes there itself: say so now, not after the
+		// initial sync failed half-way.
+		if s.Mode == "rsyncdirect" {
+			if err := unix.Access(d, unix.W_OK); err != nil {
+				return fmt.Errorf("destination dir %s: not writable: %w", s.Destination, err)
+			}
+		}
 		s.Destination = d
 	}
 	if s.Handler == "" {
