@@ -126,3 +126,26 @@ func TestConfigSearch(t *testing.T) {
 		t.Errorf("-H /NULL/ read a config: label %q", s.Label)
 	}
 }
+
+// The example config file loads, block by block.
+func TestExampleConfig(t *testing.T) {
+	conf := filepath.Join("..", "..", "examples", "config", "clsync.conf")
+	for _, tc := range []struct {
+		block, label, watch string
+		collect             time.Duration
+	}{
+		{"www", "www", "/srv/www", 5 * time.Second},
+		{"spool", "spool", "/var/spool/app", 0},
+	} {
+		s, _, err := loadSettings([]string{"-H", conf, "-K", tc.block}, t.TempDir())
+		if err != nil {
+			t.Fatalf("block %s: %v", tc.block, err)
+		}
+		if s.Label != tc.label || s.WatchDir != tc.watch || s.CollectDelay != tc.collect || s.Mode != "rsyncdirect" || !s.IgnoreExitCodes[23] {
+			t.Errorf("block %s: %+v", tc.block, s)
+		}
+		if err := checkConflicts(s); err != nil {
+			t.Errorf("block %s: %v", tc.block, err)
+		}
+	}
+}
