@@ -35,8 +35,8 @@ type syncRun struct {
 	handler handlers.Handler
 	root    rootIdentity
 
-	status    atomic.Value // string: clsync's status word
-	iteration atomic.Int64 // handler runs after the initial sync
+	status    *statusFile
+	iteration atomic.Int64 // successful handler runs, the initial sync included
 	failures  int          // consecutive failed syncs, for the backoff
 	// events counts the kernel events read: a sync that failed while it
 	// grew failed on a tree that changed under it.
@@ -53,6 +53,8 @@ type syncRun struct {
 	fatalMu  sync.Mutex
 	stop     context.CancelFunc
 	quitting atomic.Bool
+	// preExitDone: the pre-exit hook ran (it runs once, under busy).
+	preExitDone bool
 }
 
 // rootIdentity pins the watch dir: a sync never runs on another directory
@@ -106,8 +108,15 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := &syncRun{s: s, log: logger, root: root, initialDone: make(chan struct{})}
-	r.status.Store("starting")
+	r := &syncRun{s: s, log: logger, root: root, initialDone: make(chan struct{}),
+		status: &statusFile{path: s.StatusFile, log: logger}}
+	r.status.set("starting")
+	defer r.status.remove()
+	removePid, err := writePidFile(s.PidFile)
+	if err != nil {
+		return err
+	}
+	defer removePid()
 
 	var filter handlers.Filter
 	if s.RulesFile != "" {
@@ -188,10 +197,10 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	// absorbs whatever changes meanwhile; events keep being read during it
 	// (a long initial sync must not overflow the kernel queue).
 	if s.SkipInitialSync {
-		r.status.Store("running")
+		r.status.set("running")
 		close(r.initialDone)
 	} else {
-		r.status.Store("initsync")
+		r.status.set("initsync")
 		r.initialPending.Store(true)
 		if err := agg.Rescan(runCtx); err != nil {
 			return r.result(ctx, err)
@@ -215,6 +224,15 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 			}
 		case <-runCtx.Done():
 			<-aggDone
+			r.status.set("exiting")
+			select {
+			case <-r.initialDone:
+				// The run may end on a signal: the hook gets a context of
+				// its own, as clsync runs it whatever ended the run.
+				runHook(context.WithoutCancel(ctx), logger, "exit hook", s.ExitHook, s.Label, s.WatchDir)
+			default:
+				// clsync skips the exit hook when the initial sync did not complete.
+			}
 			return r.result(ctx, nil)
 		case <-watcherDone:
 			watcherDone = nil
@@ -223,9 +241,15 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 			}
 		case <-idleCheck:
 			n, err := agg.Flush(runCtx)
-			if err == nil && n == 0 {
-				stop()
+			if err != nil || n != 0 {
+				continue
 			}
+			if s.PreExitHook != "" {
+				// The hook may change the tree: one more sync after it.
+				r.lockedPreExit(runCtx)
+				_, _ = agg.Flush(runCtx)
+			}
+			stop()
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGUSR2:
@@ -234,6 +258,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 			case syscall.SIGHUP:
 				r.reloadRules(rs)
 			case syscall.SIGQUIT:
+				r.lockedPreExit(runCtx)
 				if s.SyncOnQuit {
 					_, _ = agg.Flush(runCtx)
 				}
@@ -270,8 +295,14 @@ func (r *syncRun) fail(err error) {
 	r.stop()
 }
 
+// env is clsync's handler environment. CLSYNC_ITERATION counts the syncs
+// done after the initial one.
 func (r *syncRun) env() []string {
-	return handlers.IterationEnv(r.status.Load().(string), int(r.iteration.Load()))
+	done := r.iteration.Load()
+	if !r.s.SkipInitialSync && done > 0 {
+		done--
+	}
+	return handlers.IterationEnv(r.status.get(), int(done))
 }
 
 func (r *syncRun) iterationsDone() bool {
@@ -295,6 +326,23 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 		return errQuitting
 	}
 	initial := r.initialPending.Load()
+	phase := "running"
+	if initial {
+		phase = "initsync"
+	}
+	onHold := func(held bool) {
+		if held {
+			r.status.set("hold on")
+		} else {
+			r.status.set(phase)
+		}
+	}
+	if !waitStandby(ctx, r.s.StandbyFile, onHold) {
+		return ctx.Err()
+	}
+	if r.s.MaxIterations > 1 && r.iteration.Load() == int64(r.s.MaxIterations-1) {
+		r.preExit(ctx)
+	}
 	var err error
 	for try := 1; ; try++ {
 		if err = r.root.check(); err != nil {
@@ -307,12 +355,13 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 		if err == nil || ctx.Err() != nil {
 			break
 		}
-		if r.events.Load() != seen {
+		if r.treeChangedSince(ctx, seen) {
 			r.log.Warn("sync failed while the tree was changing; retrying", "err", err)
 			sleepCtx(ctx, transientRetryDelay)
 			return err
 		}
 		r.log.Error("sync failed", "err", err, "try", try)
+		r.status.set("synchandler error")
 		if r.s.Retries != 0 && try >= r.s.Retries {
 			break
 		}
@@ -326,9 +375,9 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	r.iteration.Add(1)
 	if err == nil {
 		r.failures = 0
+		r.status.set("running")
 		if initial {
 			r.initialPending.Store(false)
-			r.status.Store("running")
 			close(r.initialDone)
 		}
 		if r.iterationsDone() {
@@ -349,6 +398,40 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	r.failures++
 	sleepCtx(ctx, backoff(r.failures))
 	return err
+}
+
+// lockedPreExit runs the pre-exit hook between syncs.
+func (r *syncRun) lockedPreExit(ctx context.Context) {
+	r.busy.Lock()
+	defer r.busy.Unlock()
+	r.preExit(ctx)
+}
+
+// preExit runs --pre-exit-hook once, before the last sync.
+func (r *syncRun) preExit(ctx context.Context) {
+	if r.s.PreExitHook == "" || r.preExitDone {
+		return
+	}
+	r.preExitDone = true
+	r.status.set("preexit")
+	runHook(ctx, r.log, "pre-exit hook", r.s.PreExitHook, r.s.Label, r.s.WatchDir)
+}
+
+// eventSettle bounds how long a failed sync waits for events that the
+// kernel queued before the handler exited but the watcher has not handed on
+// yet (an unpaired rename waits for its partner up to 50 ms).
+const eventSettle = 100 * time.Millisecond
+
+// treeChangedSince tells whether events arrived since the count was seen,
+// waiting up to eventSettle for late ones.
+func (r *syncRun) treeChangedSince(ctx context.Context, seen int64) bool {
+	deadline := time.Now().Add(eventSettle)
+	for r.events.Load() == seen {
+		if time.Now().After(deadline) || !sleepCtx(ctx, 5*time.Millisecond) {
+			return false
+		}
+	}
+	return true
 }
 
 // transientRetryDelay spaces retries of syncs that failed on a changing
@@ -414,11 +497,7 @@ func checkImplemented(s *settings) error {
 		{s.UID.Set || s.GID.Set, "--uid/--gid"},
 		{s.Chroot != "", "--chroot"},
 		{s.SeccompFilter, "--seccomp-filter"},
-		{s.StandbyFile != "", "--standby-file"},
 		{len(s.ModSignature) > 0, "--modification-signature"},
-		{s.ExitHook != "" || s.PreExitHook != "", "--exit-hook/--pre-exit-hook"},
-		{s.PidFile != "", "--pid-file"},
-		{s.StatusFile != "", "--status-file"},
 		{len(s.CustomSignals) > 0, "--custom-signals"},
 		{len(s.Mountpoints) > 0, "--mountpoints"},
 	}

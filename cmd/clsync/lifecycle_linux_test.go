@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// --status-file holds clsync's word without a newline while running and is
+// removed on exit; --pid-file holds our pid.
+func TestStatusAndPidFiles(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	status, pid := filepath.Join(dir, "status"), filepath.Join(dir, "pid")
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "--status-file", status, "-z", pid)
+	waitFor(t, "status running", func() bool {
+		b, _ := os.ReadFile(status)
+		return string(b) == "running"
+	})
+	b, err := os.ReadFile(pid)
+	if err != nil || string(b) != strconv.Itoa(a.cmd.Process.Pid) {
+		t.Errorf("pid file %q (%v), want %d", b, err, a.cmd.Process.Pid)
+	}
+	a.signal(t, syscall.SIGTERM)
+	a.wait(t, 5*time.Second)
+	for _, p := range []string{status, pid} {
+		if exists(p) {
+			t.Errorf("%s left behind after exit", p)
+		}
+	}
+}
+
+// The pre-exit hook runs before the last sync of --exit-on-no-events and
+// what it changes is synced; the exit hook runs last, with the label.
+func TestExitHooks(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	record := filepath.Join(dir, "record")
+	pre := filepath.Join(dir, "pre")
+	post := filepath.Join(dir, "post")
+	os.WriteFile(pre, []byte("#!/bin/sh\necho pre $1 >> "+record+"\necho late > "+src+"/from-pre-exit-hook\n"), 0o755)
+	os.WriteFile(post, []byte("#!/bin/sh\necho exit $1 >> "+record+"\n"), 0o755)
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "-l", "lbl",
+		"--exit-on-no-events", "--pre-exit-hook", pre, "--exit-hook", post}, &bytes.Buffer{}, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got, _ := os.ReadFile(record)
+	if string(got) != "pre lbl\nexit lbl\n" {
+		t.Errorf("hooks ran as %q, want the pre-exit hook then the exit hook, with the label", got)
+	}
+	if !exists(filepath.Join(dst, "from-pre-exit-hook")) {
+		t.Error("what the pre-exit hook wrote was not synced")
+	}
+}
+
+// --standby-file holds syncs while it exists.
+func TestStandbyFile(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	standby, status := filepath.Join(dir, "standby"), filepath.Join(dir, "status")
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "--standby-file", standby, "--status-file", status)
+	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+	os.WriteFile(standby, nil, 0o644)
+	os.WriteFile(filepath.Join(src, "held"), nil, 0o644)
+	waitFor(t, "status hold on", func() bool {
+		b, _ := os.ReadFile(status)
+		return string(b) == "hold on"
+	})
+	if exists(filepath.Join(dst, "held")) {
+		t.Fatal("synced while the standby file exists")
+	}
+	os.Remove(standby)
+	waitFor(t, "the held sync", func() bool { return exists(filepath.Join(dst, "held")) })
+	if a.code != 0 {
+		t.Fatalf("exit %d: %s", a.code, a.stderr.String())
+	}
+}
