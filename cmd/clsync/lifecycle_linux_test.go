@@ -81,7 +81,9 @@ func TestStandbyFile(t *testing.T) {
 	}
 	os.Remove(standby)
 	waitFor(t, "the held sync", func() bool { return exists(filepath.Join(dst, "held")) })
-	if a.code != 0 {
-		t.Fatalf("exit %d: %s", a.code, a.stderr.String())
+	select {
+	case <-a.exited:
+		t.Fatalf("exited with %d: %s", a.code, a.stderr.String())
+	default:
 	}
 }
