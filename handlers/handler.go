@@ -46,6 +46,8 @@ type Config struct {
 	Ignore  map[int]bool  // -x
 	Timeout time.Duration // -k
 	Filter  Filter        // -R; nil: everything
+	// FullInitialSync (-F) ignores Filter during the initial sync.
+	FullInitialSync bool
 	// Option resolves %option% in templates to the option's value.
 	Option func(name string) (string, bool)
 	// Env gives CLSYNC_STATUS and CLSYNC_ITERATION for a handler run.

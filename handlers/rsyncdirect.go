@@ -51,7 +51,11 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 }
 
 func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) error {
-	parts, err := buildRsyncLists(r.cfg.WatchDir, r.cfg.Filter, r.cfg.IncLimit, items)
+	filter := r.cfg.Filter
+	if initial && r.cfg.FullInitialSync {
+		filter = nil
+	}
+	parts, err := buildRsyncLists(r.cfg.WatchDir, filter, r.cfg.IncLimit, items)
 	if err != nil {
 		return fmt.Errorf("rsync lists: %w", err)
 	}

@@ -299,3 +299,22 @@ func TestRsyncDirectRemovalsBeforeTheirParent(t *testing.T) {
 	f.sync(t, Item{Path: "top", Op: watcher.Remove, IsDir: true})
 	f.assertMirror(t)
 }
+
+// -F: the initial sync ignores the rules; later syncs follow them.
+func TestRsyncDirectFullInitialSync(t *testing.T) {
+	set, err := rules.Parse(strings.NewReader("-f\\.log$\n+*\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, func(c *Config) { c.Filter = set; c.FullInitialSync = true })
+	f.write(t, "old.log", "o")
+	f.full(t)
+	if _, err := os.Stat(filepath.Join(f.dst, "old.log")); err != nil {
+		t.Fatalf("-F initial sync skipped a file the rules exclude: %v", err)
+	}
+	f.write(t, "new.log", "n")
+	f.sync(t, Item{Path: "new.log", Op: watcher.Create})
+	if _, err := os.Stat(filepath.Join(f.dst, "new.log")); err == nil {
+		t.Fatal("a later sync ignored the rules")
+	}
+}

@@ -127,7 +127,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		WatchDir: s.WatchDir, Destination: s.Destination, Label: s.Label,
 		ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists, IncLimit: s.RsyncIncLimit,
 		PreferInclude: s.RsyncPreferInclude, Ignore: s.IgnoreExitCodes, Timeout: s.SyncTimeout,
-		Filter: filter, Env: r.env, Logger: logger,
+		Filter: filter, FullInitialSync: s.FullInitialSync, Env: r.env, Logger: logger,
 		Identity: privsep.Identity{
 			UID: uint32(s.HandlerUID.ID), SetUID: s.HandlerUID.Set,
 			GID: uint32(s.HandlerGID.ID), SetGID: s.HandlerGID.Set,
@@ -164,7 +164,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 
 	agg := aggregator.New(aggregator.Config{
 		CollectDelay: s.CollectDelay, BigFileDelay: s.BigFileDelay, SyncDelay: s.SyncDelay,
-		BigFileThreshold: s.BigFileThreshold, Stat: statSize(s.WatchDir),
+		BigFileThreshold: bigFileThreshold(s), Stat: statSize(s.WatchDir),
 	}, r.syncBatch)
 
 	// The watcher's channel goes through a relay so that its end (a root
@@ -470,6 +470,15 @@ func (r *syncRun) reloadRules(rs *liveRules) {
 	}
 	rs.p.Store(set)
 	r.log.Info("rules reloaded", "file", r.s.RulesFile, "rules", set.Len())
+}
+
+// bigFileThreshold is -B, or 0 (no big-file queue) when
+// --cancel-syscalls=mon_stat forbids the lstat that tells a file's size.
+func bigFileThreshold(s *settings) int64 {
+	if contains(s.CancelSyscalls, "mon_stat") {
+		return 0
+	}
+	return s.BigFileThreshold
 }
 
 // statSize gives the aggregator lstat sizes for the big-file queue (-B).
