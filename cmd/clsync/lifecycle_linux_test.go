@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // --status-file holds clsync's word without a newline while running and is
@@ -85,5 +88,48 @@ func TestStandbyFile(t *testing.T) {
 	case <-a.exited:
 		t.Fatalf("exited with %d: %s", a.code, a.stderr.String())
 	default:
+	}
+}
+
+// -b: the first process returns 0 once the daemon watches; the daemon, in
+// a session of its own, keeps mirroring and its pid is in the pid file.
+func TestBackground(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	pid := filepath.Join(t.TempDir(), "pid")
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "-b", "-z", pid)
+	if code := a.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, a.stderr.String())
+	}
+	b, err := os.ReadFile(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon, _ := strconv.Atoi(string(b))
+	if daemon <= 0 || daemon == a.cmd.Process.Pid {
+		t.Fatalf("pid file holds %q", b)
+	}
+	t.Cleanup(func() { syscall.Kill(daemon, syscall.SIGKILL) })
+	if sid, _ := unix.Getsid(daemon); sid != daemon {
+		t.Errorf("daemon session %d, want its own (%d)", sid, daemon)
+	}
+	os.WriteFile(filepath.Join(src, "after-detach"), nil, 0o644)
+	waitFor(t, "the daemon to sync", func() bool { return exists(filepath.Join(dst, "after-detach")) })
+	syscall.Kill(daemon, syscall.SIGTERM)
+	waitFor(t, "the daemon to exit", func() bool { return !exists(pid) })
+}
+
+// -b when the daemon fails to start (here: its pid file cannot be
+// written): the error reaches the terminal once, and the exit code is the
+// daemon's.
+func TestBackgroundFailure(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-b", "-z", filepath.Join(t.TempDir(), "missing", "pid"))
+	if code := a.wait(t, 10*time.Second); code != 2 {
+		t.Fatalf("exit %d: %s", code, a.stderr.String())
+	}
+	if got := strings.Count(a.stderr.String(), "clsync:"); got != 1 {
+		t.Errorf("%d error lines, want 1: %q", got, a.stderr.String())
 	}
 }

@@ -34,7 +34,7 @@ func main() {
 // It returns the exit code.
 func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	err := runErr(ctx, argv, stdout, stderr)
-	if err != nil {
+	if err != nil && err.Error() != "" {
 		fmt.Fprintf(stderr, "clsync: %s\n", oneLine(err.Error()))
 	}
 	return exitCode(err)
@@ -60,6 +60,9 @@ func runErr(ctx context.Context, argv []string, stdout, stderr io.Writer) error 
 	}
 	if err := checkPaths(s); err != nil {
 		return err
+	}
+	if s.Background && os.Getenv(daemonEnv) == "" {
+		return daemonize(argv, stderr)
 	}
 	return runSync(ctx, s, stderr)
 }

@@ -25,17 +25,31 @@ func TestMain(m *testing.M) {
 
 type agent struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *fileLog
 	exited chan struct{}
 	code   int
 }
 
+// fileLog is the agent's stderr: a file, not a pipe, so that waiting for
+// the agent never waits for a daemon (-b) that inherited its stderr.
+type fileLog struct{ f *os.File }
+
+func (l *fileLog) String() string {
+	b, _ := os.ReadFile(l.f.Name())
+	return string(b)
+}
+
 func startAgent(t *testing.T, args ...string) *agent {
 	t.Helper()
-	a := &agent{stderr: &syncBuffer{}, exited: make(chan struct{})}
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	a := &agent{stderr: &fileLog{f}, exited: make(chan struct{})}
 	a.cmd = exec.Command(os.Args[0], append([]string{"-H", "/NULL/"}, args...)...)
 	a.cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
-	a.cmd.Stderr = a.stderr
+	a.cmd.Stderr = f
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

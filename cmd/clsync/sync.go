@@ -87,6 +87,7 @@ func (r rootIdentity) check() error {
 // runSync is the main job: watch the tree, sync it once, then keep syncing
 // what changes until a signal, an error or an exit condition ends it.
 func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
+	ready := daemonReady()
 	logger, closeLog, err := newLogger(s, stderr)
 	if err != nil {
 		return err
@@ -157,6 +158,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		return err
 	}
 	defer w.Close()
+	ready()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP)
@@ -499,7 +501,6 @@ func checkImplemented(s *settings) error {
 		set  bool
 		name string
 	}{
-		{s.Background, "--background"},
 		{s.Socket != "", "--socket"},
 		{s.Threading != "off", "--threading"},
 		{s.Splitting != "off", "--splitting"},
