@@ -133,3 +133,32 @@ func TestBackgroundFailure(t *testing.T) {
 		t.Errorf("%d error lines, want 1: %q", got, a.stderr.String())
 	}
 }
+
+// --modification-signature uid,gid: a handler that chowns what it syncs
+// is not started again by the events its own chown causes.
+func TestModificationSignatureStopsSelfTriggering(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown to another user needs root")
+	}
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	script := filepath.Join(dir, "handler")
+	os.WriteFile(script, []byte("#!/bin/sh\necho run >> "+runs+"\nchown -R 65534:65534 "+src+"\n"), 0o755)
+	count := func() int {
+		b, _ := os.ReadFile(runs)
+		return strings.Count(string(b), "\n")
+	}
+	startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0", "--modification-signature", "uid,gid", "-d2")
+	waitFor(t, "the initial sync", func() bool { return count() >= 1 })
+	os.WriteFile(filepath.Join(src, "new"), []byte("n"), 0o644)
+	waitFor(t, "the sync of the new file", func() bool {
+		var st syscall.Stat_t
+		return syscall.Lstat(filepath.Join(src, "new"), &st) == nil && st.Uid == 65534
+	})
+	settled := count()
+	time.Sleep(500 * time.Millisecond) // a self-triggering loop would run again in milliseconds
+	if got := count(); got != settled || got > 3 {
+		t.Errorf("handler ran %d times, then %d: its own chown keeps triggering it", settled, got)
+	}
+}

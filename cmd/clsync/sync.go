@@ -53,6 +53,8 @@ type syncRun struct {
 	fatalMu  sync.Mutex
 	stop     context.CancelFunc
 	quitting atomic.Bool
+	// modsig drops events whose stat signature did not change (nil: off).
+	modsig *modSignature
 	// preExitDone: the pre-exit hook ran (it runs once, under busy).
 	preExitDone bool
 }
@@ -110,7 +112,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		return err
 	}
 	r := &syncRun{s: s, log: logger, root: root, initialDone: make(chan struct{}),
-		status: &statusFile{path: s.StatusFile, log: logger}}
+		status: &statusFile{path: s.StatusFile, log: logger}, modsig: newModSignature(s.WatchDir, s.ModSignature)}
 	r.status.set("starting")
 	defer r.status.remove()
 	removePid, err := writePidFile(s.PidFile)
@@ -328,6 +330,12 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 		return errQuitting
 	}
 	initial := r.initialPending.Load()
+	items := b.Items
+	if !initial {
+		if items = r.modsig.filter(items); len(items) == 0 {
+			return nil
+		}
+	}
 	phase := "running"
 	if initial {
 		phase = "initsync"
@@ -352,8 +360,8 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 			return err
 		}
 		seen := r.events.Load()
-		r.log.Debug("sync", "queue", b.Queue.String(), "items", len(b.Items), "initial", initial, "try", try)
-		err = r.handler.Sync(ctx, b.Items, initial)
+		r.log.Debug("sync", "queue", b.Queue.String(), "items", len(items), "initial", initial, "try", try)
+		err = r.handler.Sync(ctx, items, initial)
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -377,6 +385,7 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	r.iteration.Add(1)
 	if err == nil {
 		r.failures = 0
+		r.modsig.record(items)
 		r.status.set("running")
 		if initial {
 			r.initialPending.Store(false)
@@ -507,7 +516,6 @@ func checkImplemented(s *settings) error {
 		{s.UID.Set || s.GID.Set, "--uid/--gid"},
 		{s.Chroot != "", "--chroot"},
 		{s.SeccompFilter, "--seccomp-filter"},
-		{len(s.ModSignature) > 0, "--modification-signature"},
 		{len(s.CustomSignals) > 0, "--custom-signals"},
 		{len(s.Mountpoints) > 0, "--mountpoints"},
 	}
