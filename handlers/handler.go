@@ -48,6 +48,9 @@ type Config struct {
 	Filter  Filter        // -R; nil: everything
 	// FullInitialSync (-F) ignores Filter during the initial sync.
 	FullInitialSync bool
+	// Exclude lists paths (relative to the watch dir) that rsync modes
+	// never sync: the mount points below the watch dir with -X.
+	Exclude []string
 	// Option resolves %option% in templates to the option's value.
 	Option func(name string) (string, bool)
 	// Env gives CLSYNC_STATUS and CLSYNC_ITERATION for a handler run.
@@ -63,10 +66,20 @@ func New(cfg Config) (Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch cfg.Mode {
+	case "simple":
+		return newSimple(cfg)
+	case "direct":
+		return newDirect(cfg)
+	case "shell":
+		return newShell(cfg)
 	case "rsyncdirect":
 		return newRsyncDirect(cfg)
+	case "rsyncshell":
+		return newRsyncShell(cfg)
+	case "plugin":
+		return newPlugin(cfg)
 	default:
-		return nil, fmt.Errorf("sync handler mode %q is not available in this version (available: rsyncdirect)", cfg.Mode)
+		return nil, fmt.Errorf("unknown sync handler mode %q (one of: simple, direct, shell, rsyncdirect, rsyncshell, plugin)", cfg.Mode)
 	}
 }
 

@@ -68,6 +68,9 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) erro
 		if len(part.include) == 0 {
 			continue
 		}
+		for _, rel := range r.cfg.Exclude {
+			part.exclude = append(part.exclude, pattern("/"+rel, ""))
+		}
 		if err := r.syncPart(ctx, template, part, exact); err != nil {
 			return err
 		}

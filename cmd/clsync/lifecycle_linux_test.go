@@ -162,3 +162,29 @@ func TestModificationSignatureStopsSelfTriggering(t *testing.T) {
 		t.Errorf("handler ran %d times, then %d: its own chown keeps triggering it", settled, got)
 	}
 }
+
+// -X: what is mounted below the watch dir stays out of the mirror.
+func TestExcludeMountPoints(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	mnt := filepath.Join(src, "mnt point")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	os.WriteFile(filepath.Join(mnt, "other-fs"), nil, 0o644)
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-X", "--only-initialsync"}, &bytes.Buffer{}, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !exists(filepath.Join(dst, "seed")) {
+		t.Fatal("the tree was not synced")
+	}
+	if exists(filepath.Join(dst, "mnt point", "other-fs")) {
+		t.Error("a file on the mount below the watch dir was synced")
+	}
+}

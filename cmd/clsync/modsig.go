@@ -5,10 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/clsync-go/clsync/aggregator"
 	"github.com/clsync-go/clsync/watcher"
+	"golang.org/x/sys/unix"
 )
 
 // modSignature implements --modification-signature: a change event on a
@@ -48,8 +48,8 @@ func newModSignature(root string, fields []string) *modSignature {
 // signature hashes the chosen fields of rel's lstat; ok is false if the
 // path is gone.
 func (m *modSignature) signature(rel string) (uint64, bool) {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(filepath.Join(m.root, rel), &st); err != nil {
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(m.root, rel), &st); err != nil {
 		return 0, false
 	}
 	h := fnv.New64a()
@@ -65,7 +65,7 @@ func (m *modSignature) signature(rel string) (uint64, bool) {
 		case "dev":
 			put(uint64(st.Dev))
 		case "ino":
-			put(st.Ino)
+			put(uint64(st.Ino))
 		case "mode":
 			put(uint64(st.Mode))
 		case "nlink":

@@ -121,6 +121,12 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	}
 	defer removePid()
 
+	var exclude []string
+	if s.ExcludeMounts {
+		if exclude, err = mountPointsBelow(s.WatchDir); err != nil {
+			return err
+		}
+	}
 	var filter handlers.Filter
 	if s.RulesFile != "" {
 		filter = rs
@@ -130,7 +136,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		WatchDir: s.WatchDir, Destination: s.Destination, Label: s.Label,
 		ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists, IncLimit: s.RsyncIncLimit,
 		PreferInclude: s.RsyncPreferInclude, Ignore: s.IgnoreExitCodes, Timeout: s.SyncTimeout,
-		Filter: filter, FullInitialSync: s.FullInitialSync, Env: r.env, Logger: logger,
+		Filter: filter, FullInitialSync: s.FullInitialSync, Exclude: exclude, Env: r.env, Logger: logger,
 		Identity: privsep.Identity{
 			UID: uint32(s.HandlerUID.ID), SetUID: s.HandlerUID.Set,
 			GID: uint32(s.HandlerGID.ID), SetGID: s.HandlerGID.Set,
