@@ -169,7 +169,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	ready()
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
 	defer signal.Stop(sigs)
 
 	agg := aggregator.New(aggregator.Config{
@@ -267,6 +267,10 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 				_ = agg.Rescan(runCtx)
 			case syscall.SIGHUP:
 				r.reloadRules(rs)
+			case dumpSignal:
+				if err := r.dump(s.DumpDir, w.Watches()); err != nil {
+					logger.Error("dump (signal 29)", "err", err)
+				}
 			case syscall.SIGQUIT:
 				r.lockedPreExit(runCtx)
 				if s.SyncOnQuit {
