@@ -57,7 +57,8 @@ type Watcher struct {
 	backlog     int
 	trace       bool // log every kernel event (the logger takes Debug)
 	root        *node
-	wds         map[int]*node // every wd the kernel holds for us, until its IN_IGNORED
+	wds         wdTable                    // every wd the kernel holds for us, until its IN_IGNORED
+	bigDirs     map[*node]map[string]*node // the children of directories with many (see addChild)
 	moves       moveTable
 	stack       []walkItem
 	deferred    []walkItem // steps waiting for events about their parent (see openItem)
@@ -68,6 +69,7 @@ type Watcher struct {
 	out         []Event   // the slice being built for the next send
 	buf         []byte
 	dirents     []byte
+	scratch     []byte // where paths are built (see relPath and sys_linux.go)
 
 	watches  atomic.Int64
 	events   chan []Event
@@ -130,7 +132,6 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 		noOpenat2: cfg.noOpenat2,
 		backlog:   max(cfg.maxBacklog, 1),
 		trace:     opts.Logger.Enabled(ctx, slog.LevelDebug),
-		wds:       make(map[int]*node),
 		buf:       make([]byte, max(cfg.readBufSize, maxEventSize)),
 		dirents:   make([]byte, 32<<10),
 		events:    make(chan []Event, 16),
@@ -397,7 +398,7 @@ func (w *Watcher) readEvents() error {
 	now := time.Now()
 	for off := 0; off+unix.SizeofInotifyEvent <= n; {
 		b := w.buf[off:n]
-		wd := int(int32(binary.NativeEndian.Uint32(b[0:])))
+		wd := int32(binary.NativeEndian.Uint32(b[0:]))
 		mask := binary.NativeEndian.Uint32(b[4:])
 		cookie := binary.NativeEndian.Uint32(b[8:])
 		nameLen := int(binary.NativeEndian.Uint32(b[12:]))
@@ -428,14 +429,14 @@ func (w *Watcher) abs(rel string) string {
 }
 
 // handle turns one kernel event into Events and keeps the watches in step.
-func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time) error {
+func (w *Watcher) handle(wd int32, mask, cookie uint32, name string, now time.Time) error {
 	if w.trace {
 		w.log.Debug("inotify event", "wd", wd, "mask", fmt.Sprintf("%#x", mask), "cookie", cookie, "name", name)
 	}
 	if mask&unix.IN_Q_OVERFLOW != 0 {
 		return w.overflowed(now)
 	}
-	n := w.wds[wd]
+	n := w.wds.get(wd)
 	if n == nil {
 		return nil // forgotten: what is still queued for it is outside the tree now
 	}
@@ -451,12 +452,12 @@ func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time
 		w.forget(n)
 		return nil
 	}
-	if !n.attached {
+	if !n.attached() {
 		return nil // removed or moved out, waiting for IN_IGNORED
 	}
 	if mask&unix.IN_UNMOUNT != 0 {
 		// What lies below the mount point now is the directory it covered.
-		parent, name, rel := n.parent, n.name, n.rel
+		parent, name, rel := n.parent, n.name, w.relPath(n, "")
 		w.drop(n)
 		w.newDir(parent, name, Event{Path: rel, Op: Rescan, IsDir: true, Mask: mask})
 		return nil
@@ -472,14 +473,14 @@ func (w *Watcher) handle(wd int, mask, cookie uint32, name string, now time.Time
 		}
 		return nil
 	}
-	rel := join(n.rel, name)
+	rel := w.relPath(n, name)
 	isDir := mask&unix.IN_ISDIR != 0
 	switch {
 	case mask&unix.IN_MOVED_FROM != 0:
 		m := &pendingMove{cookie: cookie, parent: n, name: name, rel: rel, isDir: isDir, mask: mask,
 			deadline: now.Add(w.opts.MovePairTimeout)}
 		if isDir {
-			m.node = n.children[name]
+			m.node = w.child(n, name)
 		}
 		w.moves.add(m)
 	case mask&unix.IN_MOVED_TO != 0:
@@ -552,7 +553,7 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 		}
 		return nil
 	}
-	w.emit(m.removeEvent())
+	w.emit(w.removeEvent(m))
 	if !isDir {
 		w.emit(Event{Path: rel, Op: Create, Mask: mask})
 		return nil
@@ -567,7 +568,7 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 			w.drop(m.node)
 		} else if m.node != nil {
 			w.push(walkItem{parent: m.parent, name: m.name, top: true,
-				job: w.newJob(jobDir, Event{Path: m.removeEvent().Path, Op: Rescan, IsDir: true})})
+				job: w.newJob(jobDir, Event{Path: w.removeEvent(m).Path, Op: Rescan, IsDir: true})})
 		}
 		w.newDir(parent, name, done)
 		return nil
@@ -586,7 +587,7 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 	if id != same {
 		// Whatever is at the old name now is watched afresh.
 		w.push(walkItem{parent: m.parent, name: m.name, top: true,
-			job: w.newJob(jobDir, Event{Path: m.removeEvent().Path, Op: Rescan, IsDir: true})})
+			job: w.newJob(jobDir, Event{Path: w.removeEvent(m).Path, Op: Rescan, IsDir: true})})
 	}
 	if id == elsewhere {
 		w.drop(n)
@@ -633,7 +634,7 @@ func (w *Watcher) expireMoves(all bool) error {
 				w.drop(m.node)
 			}
 		}
-		w.emit(m.removeEvent())
+		w.emit(w.removeEvent(m))
 	}
 	return nil
 }

@@ -22,13 +22,13 @@ type pendingMove struct {
 // IN_MOVED_FROM left it (a walk may have found it elsewhere since).
 func (m *pendingMove) atSource() bool {
 	n := m.node
-	return n != nil && n.attached && n.parent == m.parent && n.name == m.name
+	return n != nil && n.attached() && n.parent == m.parent && n.name == m.name
 }
 
-func (m *pendingMove) removeEvent() Event {
+func (w *Watcher) removeEvent(m *pendingMove) Event {
 	rel := m.rel
-	if m.parent.attached {
-		rel = join(m.parent.rel, m.name)
+	if m.parent.attached() {
+		rel = w.relPath(m.parent, m.name)
 	}
 	return Event{Path: rel, Op: Remove, IsDir: m.isDir, Mask: m.mask}
 }

@@ -58,6 +58,49 @@ func TestRenameOverEmptyDir(t *testing.T) {
 	checkTree(t, r, nil)
 }
 
+// A directory with more subdirectories than a node lists keeps them in a
+// map (see maxListedChildren); renames within and out of it, and deletions
+// down to none and creations after that, keep the tree right.
+func TestWideDirectory(t *testing.T) {
+	root := t.TempDir()
+	const n = maxListedChildren + 8
+	for i := range n {
+		mkdirAll(t, filepath.Join(root, fmt.Sprintf("wide/d%d/sub", i)))
+	}
+	mkdirAll(t, filepath.Join(root, "other"))
+	r := start(t, root, Options{})
+	r.waitWatches(3 + 2*n)
+	for i := range 10 {
+		rename(t, filepath.Join(root, fmt.Sprintf("wide/d%d", i)), filepath.Join(root, fmt.Sprintf("wide/r%d", i)))
+		rename(t, filepath.Join(root, fmt.Sprintf("wide/d%d", 10+i)), filepath.Join(root, fmt.Sprintf("other/m%d", i)))
+	}
+	writeFile(t, filepath.Join(root, "wide/r3/sub/f"), "x")
+	r.wait("create in a directory renamed within the wide one", is("wide/r3/sub/f", Create, false))
+	writeFile(t, filepath.Join(root, "other/m4/sub/f"), "x")
+	r.wait("create in a directory moved out of the wide one", is("other/m4/sub/f", Create, false))
+	r.waitWatches(3 + 2*n)
+	entries, err := os.ReadDir(filepath.Join(root, "wide"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(root, "wide", e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.waitWatches(3 + 2*10)
+	for i := range 3 {
+		mkdirAll(t, filepath.Join(root, fmt.Sprintf("wide/n%d/sub", i)))
+	}
+	r.waitWatches(3 + 2*10 + 2*3)
+	writeFile(t, filepath.Join(root, "wide/n1/sub/f"), "x")
+	r.wait("create in a directory made after the wide one emptied", is("wide/n1/sub/f", Create, false))
+	checkTree(t, r, nil)
+	if len(r.w.bigDirs) != 0 {
+		t.Errorf("%d directories keep their children in a map, want none", len(r.w.bigDirs))
+	}
+}
+
 // checkTree closes the watcher and compares its tree with the directories on
 // disk that monitor (nil: all) selects: same paths, each with its own wd.
 func checkTree(t *testing.T, r *rec, monitor func(string) bool) {
@@ -68,14 +111,20 @@ func checkTree(t *testing.T, r *rec, monitor func(string) bool) {
 	var got []string
 	var walk func(n *node)
 	walk = func(n *node) {
-		if !n.attached || r.w.wds[n.wd] != n {
-			t.Errorf("node %q (wd %d) attached=%v, wds has %p", n.rel, n.wd, n.attached, r.w.wds[n.wd])
+		rel := r.w.relPath(n, "")
+		if !n.attached() || r.w.wds.get(n.wd) != n {
+			t.Errorf("node %q (wd %d) attached=%v, wds has %p", rel, n.wd, n.attached(), r.w.wds.get(n.wd))
 		}
-		got = append(got, n.rel)
-		for name, c := range n.children {
-			if c.name != name || c.parent != n || c.rel != join(n.rel, name) {
-				t.Errorf("node %q: child %q is %q at %q", n.rel, name, c.name, c.rel)
+		if n.first != nil && r.w.bigDirs[n] != nil {
+			t.Errorf("node %q has children both in its list and in a map", rel)
+		}
+		got = append(got, rel)
+		seen := make(map[string]bool)
+		for c := range r.w.children(n) {
+			if c.parent != n || seen[c.name] || r.w.child(n, c.name) != c {
+				t.Errorf("node %q: child %q (parent %p, not %p) is listed twice or not found by name", rel, c.name, c.parent, n)
 			}
+			seen[c.name] = true
 			walk(c)
 		}
 	}
@@ -125,11 +174,16 @@ func TestStormConverges(t *testing.T) {
 		cfg       config
 		monitor   func(string) bool
 		tinyQueue bool // overflow again and again
+		// wide: the root gets so many subdirectories that its children
+		// move from a list to a map and back (see maxListedChildren).
+		wide bool
 	}{
 		{name: "default", cfg: defaultConfig()},
 		{name: "oneEventPerRead", cfg: config{readBufSize: maxEventSize, maxBacklog: 1 << 16}},
 		{name: "monitor", cfg: defaultConfig(), monitor: noD3},
 		{name: "overflow", cfg: defaultConfig(), tinyQueue: true},
+		{name: "wide", cfg: defaultConfig(), wide: true},
+		{name: "wideOverflow", cfg: defaultConfig(), tinyQueue: true, wide: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
@@ -149,7 +203,11 @@ func TestStormConverges(t *testing.T) {
 			opts := Options{MovePairTimeout: 5 * time.Millisecond, Logger: logger, Monitor: tc.monitor}
 			r := startCfg(t, root, opts, tc.cfg)
 			restore()
-			storm(t, root, outside, seed, 400*time.Millisecond)
+			width := 4
+			if tc.wide {
+				width = 3 * maxListedChildren
+			}
+			storm(t, root, outside, seed, 400*time.Millisecond, width)
 			r.waitWatches(len(watchedDirs(t, root, tc.monitor)))
 			r.barrier()
 			var want []string
@@ -194,7 +252,9 @@ func (l *lockedBuffer) Bytes() []byte {
 	return bytes.Clone(l.b.Bytes())
 }
 
-func storm(t *testing.T, root, outside string, seed uint64, d time.Duration) {
+// storm makes random changes for d to paths of one to three components:
+// the first one of width names, the others of four.
+func storm(t *testing.T, root, outside string, seed uint64, d time.Duration, width int) {
 	t.Helper()
 	end := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -204,7 +264,11 @@ func storm(t *testing.T, root, outside string, seed uint64, d time.Duration) {
 			path := func() string {
 				parts := make([]string, 1+rng.IntN(3))
 				for i := range parts {
-					parts[i] = fmt.Sprintf("d%d", rng.IntN(4))
+					n := 4
+					if i == 0 {
+						n = width
+					}
+					parts[i] = fmt.Sprintf("d%d", rng.IntN(n))
 				}
 				return filepath.Join(root, filepath.Join(parts...))
 			}

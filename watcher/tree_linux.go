@@ -4,30 +4,77 @@ package watcher
 
 import (
 	"errors"
+	"iter"
 
 	"golang.org/x/sys/unix"
 )
 
 // node is one watched directory. The nodes form a tree mirroring the watched
-// directories; each caches its path so that resolving an event's wd costs one
-// map lookup, and a rename rewrites the cached paths of the moved subtree.
+// directories. There is one per directory of a tree that may hold millions,
+// so a node keeps only what cannot be derived, in 64 bytes (an allocator
+// size class): its path is built by walking up to the root when an event or
+// a walk step needs it (see relPath), which costs a few pointer hops where a
+// cached path would cost its bytes on every directory, and a rename moves
+// one node instead of rewriting the paths of the whole subtree.
 type node struct {
-	wd       int
-	parent   *node // nil for the root
-	name     string
-	rel      string           // path relative to the root, "" for the root
-	children map[string]*node // watched subdirectories by name
-	// attached is false once the directory left the tree (deleted, moved
-	// out, pruned, unmounted). Its wd stays in Watcher.wds until the
-	// kernel's IN_IGNORED, and events still queued for it are dropped.
-	attached bool
-	// dev and ino identify the directory, to tell whether its cached path
-	// is stale (see openItem).
-	dev, ino uint64
-	// visited is the id of the last walk job that listed this directory,
-	// so that a job lists each directory once even if it is reachable
-	// twice (bind mounts) or queued twice (renamed during the job).
-	visited uint64
+	parent *node // nil for the root
+	name   string
+	// first and next link the children of a directory that has at most
+	// maxListedChildren of them, in no particular order; a bigger
+	// directory keeps them in Watcher.bigDirs instead (see addChild).
+	first, next *node
+	// ino and dev identify the directory, to tell whether its path in the
+	// tree is stale (see openItem). dev is 32 bits wide because the kernel
+	// encodes st_dev in 32 bits (new_encode_dev).
+	ino uint64
+	// mark is bit 0: attached (see attached), and above it the id of the
+	// last walk job that listed this directory (see visitedBy); one word
+	// for both keeps a node within 64 bytes.
+	mark uint64
+	wd   int32
+	dev  uint32
+}
+
+const attachedBit = 1
+
+// attached is false once the directory left the tree (deleted, moved out,
+// pruned, unmounted). Its wd stays in Watcher.wds until the kernel's
+// IN_IGNORED, and events still queued for it are dropped.
+func (n *node) attached() bool { return n.mark&attachedBit != 0 }
+
+func (n *node) detach() { n.mark &^= attachedBit }
+
+// visitedBy tells whether walk job j listed this directory already, so that
+// a job lists each directory once even if it is reachable twice (bind
+// mounts) or queued twice (renamed during the job).
+func (n *node) visitedBy(j *job) bool { return n.mark>>1 == j.id }
+
+func (n *node) visit(j *job) { n.mark = j.id<<1 | n.mark&attachedBit }
+
+// appendRel appends n's path relative to the root ("" for the root).
+func (n *node) appendRel(b []byte) []byte {
+	if n.parent == nil {
+		return b
+	}
+	if n.parent.parent != nil {
+		b = append(n.parent.appendRel(b), '/')
+	}
+	return append(b, n.name...)
+}
+
+// relPath returns the path relative to the root of name in directory n, or
+// of n itself when name is "". It is built in w.scratch so that the string
+// is its only allocation.
+func (w *Watcher) relPath(n *node, name string) string {
+	b := n.appendRel(w.scratch[:0])
+	if name != "" {
+		if len(b) > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, name...)
+	}
+	w.scratch = b
+	return string(b)
 }
 
 func join(dir, name string) string {
@@ -35,13 +82,6 @@ func join(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
-}
-
-func (n *node) setRel(rel string) {
-	n.rel = rel
-	for _, c := range n.children {
-		c.setRel(join(rel, c.name))
-	}
 }
 
 func (n *node) isAncestorOf(d *node) bool {
@@ -53,16 +93,103 @@ func (n *node) isAncestorOf(d *node) bool {
 	return false
 }
 
-func (n *node) addChild(c *node) {
-	if n.children == nil {
-		n.children = make(map[string]*node)
+// maxListedChildren bounds the children kept in a node's list: a lookup by
+// name scans the list, which costs less than a map's lookup and far less
+// than a map's memory (a few hundred bytes even for one child) while it is
+// short; past it the children move to a map, so that a directory with
+// thousands of subdirectories is not walked in quadratic time.
+const maxListedChildren = 32
+
+// child returns the watched subdirectory name of p, or nil.
+func (w *Watcher) child(p *node, name string) *node {
+	if m := w.bigDirs[p]; m != nil {
+		return m[name]
 	}
-	n.children[c.name] = c
+	for c := p.first; c != nil; c = c.next {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
 }
 
-func (n *node) unlink() {
-	if n.parent != nil && n.parent.children[n.name] == n {
-		delete(n.parent.children, n.name)
+// addChild adds c, whose parent and name are set, to the children of its
+// parent, which has no child of that name (the callers drop it first).
+func (w *Watcher) addChild(c *node) {
+	p := c.parent
+	if m := w.bigDirs[p]; m != nil {
+		m[c.name] = c
+		return
+	}
+	count := 0
+	for x := p.first; x != nil; x = x.next {
+		count++
+	}
+	if count < maxListedChildren {
+		c.next, p.first = p.first, c
+		return
+	}
+	m := make(map[string]*node, count+1)
+	for x := p.first; x != nil; {
+		next := x.next
+		x.next = nil
+		m[x.name] = x
+		x = next
+	}
+	p.first = nil
+	m[c.name] = c
+	if w.bigDirs == nil {
+		w.bigDirs = make(map[*node]map[string]*node)
+	}
+	w.bigDirs[p] = m
+}
+
+// unlink takes n out of the children of its parent, if it is among them.
+// A directory that was moved to the map stays there until it is empty:
+// children may be dropped while children ranges over them.
+func (w *Watcher) unlink(n *node) {
+	p := n.parent
+	if p == nil {
+		return
+	}
+	if m := w.bigDirs[p]; m != nil {
+		if m[n.name] == n {
+			delete(m, n.name)
+			if len(m) == 0 {
+				delete(w.bigDirs, p)
+			}
+		}
+		return
+	}
+	for link := &p.first; *link != nil; link = &(*link).next {
+		if *link == n {
+			*link, n.next = n.next, nil
+			return
+		}
+	}
+}
+
+func (w *Watcher) hasChildren(p *node) bool { return p.first != nil || w.bigDirs[p] != nil }
+
+// children ranges over the watched subdirectories of p. The body may drop
+// the child it is given.
+func (w *Watcher) children(p *node) iter.Seq[*node] {
+	return func(yield func(*node) bool) {
+		if m := w.bigDirs[p]; m != nil {
+			for _, c := range m {
+				if !yield(c) {
+					return
+				}
+			}
+			return
+		}
+		for c := p.first; c != nil; {
+			next := c.next
+			if !yield(c) {
+				return
+			}
+			c = next
+		}
 	}
 }
 
@@ -74,36 +201,36 @@ func (n *node) unlink() {
 // adopt returns nil when the directory was already listed by job j at another
 // place or is an ancestor of its new place: one inode reachable at two paths
 // (a bind mount), which can only be watched under one of them.
-func (w *Watcher) adopt(wd int, parent *node, name string, j *job) *node {
+func (w *Watcher) adopt(wd int32, parent *node, name string, j *job) *node {
 	if parent == nil {
 		// The root is watched first, by New; later walks check that they
 		// reach the same inode (see step).
 		if w.root == nil {
-			w.root = &node{wd: wd, attached: true, dev: w.rootDev, ino: w.rootIno}
+			w.root = &node{wd: wd, mark: attachedBit, ino: w.rootIno, dev: uint32(w.rootDev)}
 			w.setWd(w.root)
 		}
 		return w.root
 	}
-	if n := w.wds[wd]; n != nil && n.attached {
+	if n := w.wds.get(wd); n != nil && n.attached() {
 		if n.parent == parent && n.name == name {
 			return n
 		}
-		if n.visited == j.id || n.isAncestorOf(parent) {
+		if n.visitedBy(j) || n.isAncestorOf(parent) {
 			w.log.Warn("directory is reachable at two paths; it is watched at one only",
-				"path", w.abs(join(parent.rel, name)), "watched_at", w.abs(n.rel))
+				"path", w.abs(w.relPath(parent, name)), "watched_at", w.abs(w.relPath(n, "")))
 			return nil
 		}
 		w.move(n, parent, name)
 		return n
 	}
-	if old := parent.children[name]; old != nil {
+	if old := w.child(parent, name); old != nil {
 		w.drop(old)
 	}
-	n := &node{wd: wd, parent: parent, name: name, rel: join(parent.rel, name), attached: true}
-	parent.addChild(n)
+	n := &node{wd: wd, parent: parent, name: name, mark: attachedBit}
+	w.addChild(n)
 	w.setWd(n)
 	if w.trace {
-		w.log.Debug("watch", "wd", wd, "path", n.rel)
+		w.log.Debug("watch", "wd", wd, "path", w.relPath(n, ""))
 	}
 	return n
 }
@@ -114,38 +241,39 @@ func (w *Watcher) move(n, parent *node, name string) {
 	// Unlinked first: what it replaces may be its old ancestor (the walk
 	// can see the disk ahead of the queued events), whose drop must not
 	// take n along.
-	n.unlink()
-	if old := parent.children[name]; old != nil && old != n {
+	w.unlink(n)
+	if old := w.child(parent, name); old != nil && old != n {
 		w.drop(old)
 	}
 	if w.trace {
-		w.log.Debug("move watch", "wd", n.wd, "from", n.rel, "to", join(parent.rel, name))
+		w.log.Debug("move watch", "wd", n.wd, "from", w.relPath(n, ""), "to", w.relPath(parent, name))
 	}
 	n.parent, n.name = parent, name
-	parent.addChild(n)
-	n.setRel(join(parent.rel, name))
+	w.addChild(n)
 }
 
 // drop takes n and its subtree out of the tree and removes their watches.
 func (w *Watcher) drop(n *node) {
-	if !n.attached {
+	if !n.attached() {
 		return
 	}
 	if w.trace {
-		w.log.Debug("unwatch", "wd", n.wd, "path", n.rel)
+		w.log.Debug("unwatch", "wd", n.wd, "path", w.relPath(n, ""))
 	}
-	n.unlink()
+	w.unlink(n)
 	w.release(n)
 }
 
 func (w *Watcher) release(n *node) {
-	n.attached = false
-	for _, c := range n.children {
+	n.detach()
+	for c := range w.children(n) {
+		c.next = nil
 		w.release(c)
 	}
-	n.children = nil
+	n.first = nil
+	delete(w.bigDirs, n)
 	if w.trace {
-		w.log.Debug("rm_watch", "wd", n.wd, "path", n.rel)
+		w.log.Debug("rm_watch", "wd", n.wd, "path", w.relPath(n, ""))
 	}
 	// EINVAL: the kernel has already destroyed this watch and queued its
 	// IN_IGNORED (or lost it in an overflow), so no event can name this wd
@@ -157,15 +285,15 @@ func (w *Watcher) release(n *node) {
 }
 
 func (w *Watcher) setWd(n *node) {
-	if w.wds[n.wd] == nil {
+	if w.wds.get(n.wd) == nil {
 		w.watches.Add(1)
 	}
-	w.wds[n.wd] = n
+	w.wds.set(n)
 }
 
 func (w *Watcher) forget(n *node) {
-	if w.wds[n.wd] == n {
-		delete(w.wds, n.wd)
+	if w.wds.get(n.wd) == n {
+		w.wds.delete(n.wd)
 		w.watches.Add(-1)
 	}
 }
@@ -173,9 +301,13 @@ func (w *Watcher) forget(n *node) {
 // reapDetached forgets the detached nodes whose IN_IGNORED an overflow may
 // have lost; see release.
 func (w *Watcher) reapDetached() {
-	for _, n := range w.wds {
-		if !n.attached {
-			w.release(n)
+	var detached []*node
+	for n := range w.wds.all() {
+		if !n.attached() {
+			detached = append(detached, n)
 		}
+	}
+	for _, n := range detached {
+		w.release(n)
 	}
 }

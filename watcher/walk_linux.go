@@ -49,16 +49,35 @@ type job struct {
 // nil: the root). It names the directory through its parent's node, not by
 // path, so a rename of an ancestor before the step runs is followed.
 type walkItem struct {
-	parent *node
-	name   string
-	job    *job
-	top    bool      // this is the directory the job was started for
-	since  time.Time // first deferred (see deferItem)
-	at     time.Time // last deferred
+	parent   *node
+	name     string
+	job      *job
+	deferral *deferral // nil until the step is deferred (see deferItem)
+	top      bool      // this is the directory the job was started for
+}
+
+// deferral is kept apart from walkItem because few steps are ever deferred,
+// and a walk of a wide directory queues a step for every subdirectory.
+type deferral struct {
+	since time.Time // first deferred
+	at    time.Time // last deferred
+}
+
+// itemRel returns the path of the directory of step it.
+func (w *Watcher) itemRel(it walkItem) string {
+	if it.parent == nil {
+		return ""
+	}
+	return w.relPath(it.parent, it.name)
 }
 
 // walkChunk bounds the steps done between two reads of the inotify queue.
 const walkChunk = 64
+
+// maxIdleStack bounds the steps whose room the walk queue keeps once it is
+// empty: a wide directory queues a step per subdirectory, and that memory
+// would otherwise stay with the watcher for good.
+const maxIdleStack = 1024
 
 func (w *Watcher) newJob(kind jobKind, done Event) *job {
 	w.jobID++
@@ -89,10 +108,15 @@ func (w *Watcher) newDir(parent *node, name string, done Event) {
 func (w *Watcher) walkSome(n int) error {
 	for ; n > 0 && len(w.stack) > 0; n-- {
 		it := w.stack[len(w.stack)-1]
+		// Cleared so that the room left behind holds on to no node.
+		w.stack[len(w.stack)-1] = walkItem{}
 		w.stack = w.stack[:len(w.stack)-1]
 		if err := w.step(it); err != nil {
 			return err
 		}
+	}
+	if len(w.stack) == 0 && cap(w.stack) > maxIdleStack {
+		w.stack = nil
 	}
 	return nil
 }
@@ -107,7 +131,7 @@ func (w *Watcher) step(it walkItem) error {
 		return err
 	}
 	if w.trace && it.parent != nil {
-		w.log.Debug("walk step", "job", it.job.id, "path", join(it.parent.rel, it.name), "result", res)
+		w.log.Debug("walk step", "job", it.job.id, "path", w.itemRel(it), "result", res)
 	}
 	if res == stale {
 		w.deferItem(it)
@@ -118,17 +142,13 @@ func (w *Watcher) step(it walkItem) error {
 		return nil
 	}
 	defer unix.Close(dfd)
-	rel := ""
-	if it.parent != nil {
-		rel = join(it.parent.rel, it.name)
-		if w.opts.OneFileSystem && st.Dev != w.rootDev {
-			if old := it.parent.children[it.name]; old != nil {
-				w.drop(old)
-			}
-			return nil
+	if it.parent != nil && w.opts.OneFileSystem && st.Dev != w.rootDev {
+		if old := w.child(it.parent, it.name); old != nil {
+			w.drop(old)
 		}
+		return nil
 	}
-	wd, err := w.addWatch(dfd, rel)
+	wd, err := w.addWatch(dfd, it)
 	if err != nil {
 		return err
 	}
@@ -140,39 +160,48 @@ func (w *Watcher) step(it walkItem) error {
 		return nil
 	}
 	if w.trace {
-		w.log.Debug("walk adopt", "job", it.job.id, "wd", wd, "path", n.rel)
+		w.log.Debug("walk adopt", "job", it.job.id, "wd", wd, "path", w.relPath(n, ""))
 	}
-	n.dev, n.ino = st.Dev, st.Ino
+	n.ino, n.dev = st.Ino, uint32(st.Dev)
 	if it.top {
 		it.job.top = n
 	}
-	if n.visited == it.job.id {
+	if n.visitedBy(it.job) {
 		return nil
 	}
-	n.visited = it.job.id
-	names, err := w.subdirs(dfd, rel)
+	n.visit(it.job)
+	// The subdirectories are queued straight from the listing, as steps
+	// of this job; they double as the list of names to keep.
+	rel := ""
+	if w.opts.Monitor != nil {
+		rel = w.relPath(n, "")
+	}
+	from := len(w.stack)
+	err = w.subdirs(dfd, rel, func(name string) {
+		w.stack = append(w.stack, walkItem{parent: n, name: name, job: it.job})
+	})
 	if err != nil {
+		clear(w.stack[from:])
+		w.stack = w.stack[:from]
 		if vanished(err) {
 			// Removed while being listed (getdents fails with ENOENT on
 			// a dead directory): its parent reports that.
 			return nil
 		}
-		return w.watchError("scan", rel, err)
+		return w.watchError("scan", w.relPath(n, ""), err)
 	}
-	var listed map[string]bool
-	if len(n.children) > 0 {
-		listed = make(map[string]bool, len(names))
-		for _, name := range names {
-			listed[name] = true
+	listed := w.stack[from:]
+	it.job.pending += len(listed)
+	if w.hasChildren(n) {
+		names := make(map[string]bool, len(listed))
+		for _, l := range listed {
+			names[l.name] = true
 		}
-		for name, c := range n.children {
-			if !listed[name] {
+		for c := range w.children(n) {
+			if !names[c.name] {
 				w.drop(c)
 			}
 		}
-	}
-	for _, name := range names {
-		w.push(walkItem{parent: n, name: name, job: it.job})
 	}
 	return nil
 }
@@ -182,14 +211,14 @@ type openResult uint8
 const (
 	opened openResult = iota
 	gone              // not there: deleted, renamed, or not a directory any more
-	stale             // the parent is not at its cached path: events about that are queued
+	stale             // the parent is not at its path in the tree: events about that are queued
 )
 
 func (r openResult) String() string { return [...]string{"opened", "gone", "stale"}[r] }
 
-// openItem opens the directory of a step. A cached path can be stale: a
-// rename of an ancestor may be queued but not handled yet, and the path may
-// then lead nowhere or to another directory. So the parent is opened by path
+// openItem opens the directory of a step. The path of a node in the tree can
+// be stale: a rename of an ancestor may be queued but not handled yet, and
+// the path may then lead nowhere or to another directory. So the parent is opened by path
 // and checked by inode, and the directory is opened relative to it: it is
 // then in that parent by construction. A stale parent defers the step until
 // the queued events have been handled.
@@ -218,40 +247,45 @@ func (w *Watcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
 		return -1, st, res, err
 	}
 	defer unix.Close(pfd)
-	rel := join(it.parent.rel, it.name)
-	fd, err := openat(pfd, it.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	fd, err := openat(pfd, w.cString(it.name), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 	if err != nil {
 		if vanished(err) {
 			return -1, st, gone, nil
 		}
-		return -1, st, gone, w.watchError("open", rel, err)
+		return -1, st, gone, w.watchError("open", w.itemRel(it), err)
 	}
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, st, gone, w.watchError("stat", rel, err)
+		return -1, st, gone, w.watchError("stat", w.itemRel(it), err)
 	}
 	return fd, st, opened, nil
 }
 
-// openParent opens the watched directory p by its cached path and checks
-// that it is p's inode.
+// openParent opens the watched directory p by its path in the tree and
+// checks that it is p's inode.
 func (w *Watcher) openParent(p *node) (int, openResult, error) {
-	if !p.attached {
+	if !p.attached() {
 		return -1, gone, nil
 	}
-	pfd, err := w.openDir(p.rel)
+	var pfd int
+	var err error
+	if w.noOpenat2 {
+		pfd, err = openDirByComponent(w.opts.Root, w.relPath(p, ""))
+	} else {
+		pfd, err = openBeneath(w.cPath(p))
+	}
 	if err != nil {
 		if vanished(err) {
 			return -1, stale, nil
 		}
-		return -1, gone, w.watchError("open", p.rel, err)
+		return -1, gone, w.watchError("open", w.relPath(p, ""), err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(pfd, &st); err != nil {
 		unix.Close(pfd)
-		return -1, gone, w.watchError("stat", p.rel, err)
+		return -1, gone, w.watchError("stat", w.relPath(p, ""), err)
 	}
-	if st.Dev != p.dev || st.Ino != p.ino {
+	if uint32(st.Dev) != p.dev || st.Ino != p.ino {
 		unix.Close(pfd)
 		return -1, stale, nil
 	}
@@ -284,21 +318,12 @@ func (w *Watcher) identify(parent *node, name string, n *node) (identity, error)
 		if vanished(err) {
 			return elsewhere, nil
 		}
-		return unsure, w.watchError("stat", join(parent.rel, name), err)
+		return unsure, w.watchError("stat", w.relPath(parent, name), err)
 	}
-	if st.Dev == n.dev && st.Ino == n.ino {
+	if uint32(st.Dev) == n.dev && st.Ino == n.ino {
 		return same, nil
 	}
 	return elsewhere, nil
-}
-
-func openat(dirfd int, name string, flags int) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, name, flags, 0)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
 }
 
 // deferStaleAfter bounds how long a step may wait for the events that
@@ -310,16 +335,16 @@ const deferStaleAfter = time.Second
 // seen empty after now (see retryDeferred).
 func (w *Watcher) deferItem(it walkItem) {
 	now := time.Now()
-	if it.since.IsZero() {
-		it.since = now
+	if it.deferral == nil {
+		it.deferral = &deferral{since: now}
 	}
-	if now.Sub(it.since) > deferStaleAfter {
-		w.log.Warn("watch tree out of step with the disk; re-walking", "path", w.abs(join(it.parent.rel, it.name)))
+	if now.Sub(it.deferral.since) > deferStaleAfter {
+		w.log.Warn("watch tree out of step with the disk; re-walking", "path", w.abs(w.itemRel(it)))
 		w.rewalk.overflow(now)
 		w.stepDone(it.job)
 		return
 	}
-	it.at = now
+	it.deferral.at = now
 	w.deferred = append(w.deferred, it)
 }
 
@@ -328,7 +353,7 @@ func (w *Watcher) deferItem(it walkItem) {
 func (w *Watcher) retryDeferred() {
 	keep := w.deferred[:0]
 	for _, it := range w.deferred {
-		if it.at.Before(w.drainedAt) {
+		if it.deferral.at.Before(w.drainedAt) {
 			w.stack = append(w.stack, it)
 		} else {
 			keep = append(keep, it)
@@ -338,19 +363,20 @@ func (w *Watcher) retryDeferred() {
 	w.deferred = keep
 }
 
-// addWatch watches the directory open as dfd (rel). Going through the
+// addWatch watches the directory of step it, open as dfd. Going through the
 // descriptor puts the watch on exactly the directory that was reached
 // without following any symlink (see openDir) and is then listed.
-func (w *Watcher) addWatch(dfd int, rel string) (int, error) {
-	wd, err := unix.InotifyAddWatch(w.fd, "/proc/self/fd/"+strconv.Itoa(dfd), watchMask)
+func (w *Watcher) addWatch(dfd int, it walkItem) (int32, error) {
+	w.scratch = append(strconv.AppendInt(append(w.scratch[:0], "/proc/self/fd/"...), int64(dfd), 10), 0)
+	wd, err := inotifyAddWatch(w.fd, w.scratch, watchMask)
 	if err == nil {
 		return wd, nil
 	}
 	if errors.Is(err, unix.ENOENT) {
-		return -1, &WatchError{Op: "watch", Path: w.abs(rel), Err: err,
+		return -1, &WatchError{Op: "watch", Path: w.abs(w.itemRel(it)), Err: err,
 			Detail: "watches are added through /proc/self/fd, which is missing: mount /proc"}
 	}
-	return -1, w.watchError("watch", rel, err)
+	return -1, w.watchError("watch", w.itemRel(it), err)
 }
 
 func (w *Watcher) stepDone(j *job) {
@@ -361,8 +387,8 @@ func (w *Watcher) stepDone(j *job) {
 	switch j.kind {
 	case jobDir:
 		ev := j.done
-		if j.top != nil && j.top.attached {
-			ev.Path = j.top.rel
+		if j.top != nil && j.top.attached() {
+			ev.Path = w.relPath(j.top, "")
 		}
 		w.emit(ev)
 	case jobOverflow:
@@ -384,16 +410,23 @@ func vanished(err error) bool {
 // It never keeps a descriptor open beyond one step, so the watcher does not
 // keep file systems busy (umount works, and the kernel reports IN_UNMOUNT).
 func (w *Watcher) openDir(rel string) (int, error) {
-	p := w.abs(rel)
 	if w.noOpenat2 {
 		return openDirByComponent(w.opts.Root, rel)
 	}
+	if rel == "" {
+		return openBeneath(w.cString(w.opts.Root))
+	}
+	return openBeneath(w.cString(w.prefix, rel))
+}
+
+// openBeneath is openDir with openat2, for the NUL-terminated absolute path.
+func openBeneath(path []byte) (int, error) {
 	how := unix.OpenHow{
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for tries := 0; ; tries++ {
-		fd, err := unix.Openat2(unix.AT_FDCWD, p, &how)
+		fd, err := openat2(unix.AT_FDCWD, path, &how)
 		// EAGAIN: a concurrent rename raced with the lookup; try again.
 		if (err == unix.EINTR || err == unix.EAGAIN) && tries < 100 {
 			continue
@@ -428,26 +461,27 @@ func openDirByComponent(root, rel string) (int, error) {
 	return fd, nil
 }
 
-// subdirs lists the subdirectories of the open directory dfd (rel) that are
-// to be watched. Symlinks are not directories here.
-func (w *Watcher) subdirs(dfd int, rel string) ([]string, error) {
-	var names []string
+// subdirs calls add with the name of each subdirectory of the open
+// directory dfd (rel; needed only with a Monitor) that is to be watched.
+// Symlinks are not directories here. Only those names are allocated: the
+// other entries are looked at in place.
+func (w *Watcher) subdirs(dfd int, rel string, add func(name string)) error {
 	for {
 		n, err := unix.Getdents(dfd, w.dirents)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n == 0 {
-			return names, nil
+			return nil
 		}
 		for b := w.dirents[:n]; len(b) >= 19; {
 			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
 			reclen := int(binary.NativeEndian.Uint16(b[16:]))
 			if reclen < 19 || reclen > len(b) {
-				return nil, unix.EIO
+				return unix.EIO
 			}
 			typ := b[18]
 			name := b[19:reclen]
@@ -472,8 +506,8 @@ func (w *Watcher) subdirs(dfd int, rel string) ([]string, error) {
 				continue
 			}
 			s := string(name)
-			if w.monitored(join(rel, s)) {
-				names = append(names, s)
+			if w.opts.Monitor == nil || w.opts.Monitor(join(rel, s)) {
+				add(s)
 			}
 		}
 	}
@@ -499,8 +533,12 @@ func (w *Watcher) countDirs(deadline time.Time) int {
 			}
 		}
 		count++
-		names, _ := w.subdirs(dfd, rel)
+		var names []string
+		err = w.subdirs(dfd, rel, func(name string) { names = append(names, name) })
 		unix.Close(dfd)
+		if err != nil {
+			continue
+		}
 		for _, name := range names {
 			queue = append(queue, join(rel, name))
 		}
