@@ -218,6 +218,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	}
 
 	var idleCheck <-chan time.Time
+	idleEvents := int64(-1)
 	initialDone := r.initialDone
 	for {
 		select {
@@ -250,14 +251,18 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 				r.fail(err)
 			}
 		case <-idleCheck:
+			// Idle means: nothing queued or running at two checks in a row
+			// with no event read in between, so that changes the kernel
+			// queued just now are not left behind.
+			seen := r.events.Load()
 			n, err := agg.Flush(runCtx)
-			if err != nil || n != 0 {
+			if err != nil || n != 0 || seen != idleEvents {
+				idleEvents = seen
 				continue
 			}
-			if s.PreExitHook != "" {
-				// The hook may change the tree: one more sync after it.
-				r.lockedPreExit(runCtx)
-				_, _ = agg.Flush(runCtx)
+			if s.PreExitHook != "" && r.lockedPreExit(runCtx) {
+				// The hook may change the tree: sync that before exiting.
+				continue
 			}
 			stop()
 		case sig := <-sigs:
@@ -421,21 +426,24 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	return err
 }
 
-// lockedPreExit runs the pre-exit hook between syncs.
-func (r *syncRun) lockedPreExit(ctx context.Context) {
+// lockedPreExit runs the pre-exit hook between syncs; it tells whether the
+// hook ran now.
+func (r *syncRun) lockedPreExit(ctx context.Context) bool {
 	r.busy.Lock()
 	defer r.busy.Unlock()
-	r.preExit(ctx)
+	return r.preExit(ctx)
 }
 
-// preExit runs --pre-exit-hook once, before the last sync.
-func (r *syncRun) preExit(ctx context.Context) {
+// preExit runs --pre-exit-hook once, before the last sync; it tells
+// whether the hook ran now.
+func (r *syncRun) preExit(ctx context.Context) bool {
 	if r.s.PreExitHook == "" || r.preExitDone {
-		return
+		return false
 	}
 	r.preExitDone = true
 	r.status.set("preexit")
 	runHook(ctx, r.log, "pre-exit hook", r.s.PreExitHook, r.s.Label, r.s.WatchDir)
+	return true
 }
 
 // eventSettle bounds how long a failed sync waits for events that the
