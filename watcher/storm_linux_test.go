@@ -174,8 +174,8 @@ func TestStormConverges(t *testing.T) {
 		cfg       config
 		monitor   func(string) bool
 		tinyQueue bool // overflow again and again
-		// wide: the root gets so many subdirectories that its children
-		// move from a list to a map and back (see maxListedChildren).
+		// wide: the root gets so many subdirectories that it keeps them
+		// in a map rather than a list (see maxListedChildren).
 		wide bool
 	}{
 		{name: "default", cfg: defaultConfig()},
