@@ -66,20 +66,10 @@ func New(cfg Config) (Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch cfg.Mode {
-	case "simple":
-		return newSimple(cfg)
-	case "direct":
-		return newDirect(cfg)
-	case "shell":
-		return newShell(cfg)
 	case "rsyncdirect":
 		return newRsyncDirect(cfg)
-	case "rsyncshell":
-		return newRsyncShell(cfg)
-	case "plugin":
-		return newPlugin(cfg)
 	default:
-		return nil, fmt.Errorf("unknown sync handler mode %q (one of: simple, direct, shell, rsyncdirect, rsyncshell, plugin)", cfg.Mode)
+		return nil, fmt.Errorf("sync handler mode %q is not available in this version (available: rsyncdirect)", cfg.Mode)
 	}
 }
 
