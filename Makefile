@@ -12,10 +12,9 @@ SEEDS     ?= 1,2,3
 
 all: build
 
-# A static binary: no libc mapped into a long-running agent (user and group
-# names come from /etc/passwd and /etc/group; numeric ids work for others).
+# cgo stays on: Go plugins (-Mplugin) and NSS user lookups need it.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/clsync
+	$(GO) build -trimpath -o $(BIN) ./cmd/clsync
 
 deps:
 	@sh scripts/deps.sh

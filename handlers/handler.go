@@ -51,6 +51,11 @@ type Config struct {
 	// Exclude lists paths (relative to the watch dir) that rsync modes
 	// never sync: the mount points below the watch dir with -X.
 	Exclude []string
+	// HaveRecursiveSync (--have-recursive-sync): whole directories go to
+	// "initialsync" runs instead of object by object.
+	HaveRecursiveSync bool
+	// SynclistSimplify (--synclist-simplify): list files hold bare paths.
+	SynclistSimplify bool
 	// Option resolves %option% in templates to the option's value.
 	Option func(name string) (string, bool)
 	// Env gives CLSYNC_STATUS and CLSYNC_ITERATION for a handler run.
@@ -66,10 +71,20 @@ func New(cfg Config) (Handler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch cfg.Mode {
+	case "simple":
+		return newSimple(cfg)
+	case "direct":
+		return newDirect(cfg)
+	case "shell":
+		return newShell(cfg)
 	case "rsyncdirect":
 		return newRsyncDirect(cfg)
+	case "rsyncshell":
+		return newRsyncShell(cfg)
+	case "plugin":
+		return newPlugin(cfg)
 	default:
-		return nil, fmt.Errorf("sync handler mode %q is not available in this version (available: rsyncdirect)", cfg.Mode)
+		return nil, fmt.Errorf("unknown sync handler mode %q (one of: simple, direct, shell, rsyncdirect, rsyncshell, plugin)", cfg.Mode)
 	}
 }
 

@@ -64,7 +64,7 @@ func loadSettings(argv []string, home string) (*settings, *cmdline, error) {
 		}
 	}
 
-	s := &settings{}
+	s := &settings{values: map[string]string{}}
 	for i := range optionTable {
 		name := optionTable[i].name
 		vals, ok := a.vals[name]
@@ -79,6 +79,9 @@ func loadSettings(argv []string, home string) (*settings, *cmdline, error) {
 			}
 			if err := setters[name](s, v); err != nil {
 				return nil, nil, fmt.Errorf("%s: option --%s: %w", a.from[name], name, err)
+			}
+			if v != noValue && name != "--" && name != "---" {
+				s.values[name] = v
 			}
 		}
 	}

@@ -72,6 +72,10 @@ type settings struct {
 	CheckRules    []string
 	CheckRulesSet bool
 	Help, Version bool
+
+	// values holds every option's last value as given (after %option%
+	// expansion), for %option% in handler templates.
+	values map[string]string
 }
 
 // idValue is a user or group given by name or number; Set tells whether it

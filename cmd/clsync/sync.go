@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -137,12 +138,17 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists, IncLimit: s.RsyncIncLimit,
 		PreferInclude: s.RsyncPreferInclude, Ignore: s.IgnoreExitCodes, Timeout: s.SyncTimeout,
 		Filter: filter, FullInitialSync: s.FullInitialSync, Exclude: exclude, Env: r.env, Logger: logger,
+		HaveRecursiveSync: s.HaveRecursiveSync, SynclistSimplify: s.SynclistSimplify,
+		Option: func(name string) (string, bool) { v, ok := s.values[name]; return v, ok },
 		Identity: privsep.Identity{
 			UID: uint32(s.HandlerUID.ID), SetUID: s.HandlerUID.Set,
 			GID: uint32(s.HandlerGID.ID), SetGID: s.HandlerGID.Set,
 		},
 	})
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return err
+		}
 		return &invalidError{msg: err.Error()}
 	}
 	defer h.Close()

@@ -73,6 +73,9 @@ func checkConflicts(s *settings) error {
 		return usageErrorf("--monitor=%s is not available here (this build supports --monitor=%s)", s.Monitor, defaultMonitor)
 	case s.Mode == "rsyncdirect" && s.Destination == "" && templateNeedsDestination(s.Template):
 		return usageErrorf("mode rsyncdirect needs --destination-dir (or a handler template that names the destination itself)")
+	case s.Mode == "direct" && s.Destination == "" && templateNeedsDestination(s.Template):
+		// clsync 0.4.5 expands the unset %destination-dir% to "/" here.
+		return usageErrorf("mode direct needs --destination-dir (or a handler template without %%destination-dir%%)")
 	}
 	if s.Handler == "" && s.Mode != "direct" && s.Mode != "rsyncdirect" {
 		return usageErrorf("--sync-handler is not set (required in mode %s)", s.Mode)

@@ -1,0 +1,14 @@
+package handlers
+
+// newDirect makes -Mdirect: one run per batch with the relative paths as
+// arguments, then the destination: "%INCLUDE-LIST% %destination-dir%/"
+// (the handler is cp unless -S says otherwise; the caller resolves that).
+// It is shell mode's mechanism (see batch) with other defaults.
+func newDirect(cfg Config) (Handler, error) {
+	def := []string{"%INCLUDE-LIST%", "%destination-dir%/"}
+	b, err := newExecBase(cfg, def, def, true)
+	if err != nil {
+		return nil, err
+	}
+	return &batch{execBase: b, rootName: ".", simplify: cfg.SynclistSimplify}, nil
+}

@@ -1,0 +1,358 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/clsync-go/clsync/watcher"
+)
+
+// inotify's IN_* values, which handlers receive as %EVENT-MASK% and in list
+// lines on every OS: handlers written for clsync test these bits.
+const (
+	inModify = 0x2
+	inAttrib = 0x4
+	inCreate = 0x100
+	inDelete = 0x200
+	inIsDir  = 0x40000000
+)
+
+// eventMask is the item's mask for %EVENT-MASK%: the kernel's, or, for a
+// synthetic item (a walk, a rescan, a backend without masks), one built
+// from Op so that handlers can rely on it. A rescanned object is reported
+// as created, as clsync reports what its walks find.
+func eventMask(it Item) uint32 {
+	if it.Mask != 0 {
+		return it.Mask
+	}
+	var m uint32
+	if it.Op&(watcher.Create|watcher.Rescan) != 0 {
+		m |= inCreate
+	}
+	if it.Op&watcher.Modify != 0 {
+		m |= inModify
+	}
+	if it.Op&watcher.Attrib != 0 {
+		m |= inAttrib
+	}
+	if it.Op&watcher.Remove != 0 {
+		m |= inDelete
+	}
+	if it.IsDir {
+		m |= inIsDir
+	}
+	return m
+}
+
+// walkedMask is clsync's mask for an object found by a walk: IN_CREATE,
+// with IN_ISDIR for a directory.
+func walkedMask(isDir bool) uint32 {
+	if isDir {
+		return inCreate | inIsDir
+	}
+	return inCreate
+}
+
+// step is one object a non-rsync mode hands to the handler.
+type step struct {
+	rel  string
+	mask uint32
+	// recursive: sync the whole directory in one "initialsync" run
+	// (--have-recursive-sync) instead of object by object.
+	recursive bool
+}
+
+// planner turns a batch into steps for the simple, direct and shell modes.
+type planner struct {
+	root          string
+	filter        Filter
+	haveRecursive bool
+	// fullInitial (-F) ignores the filter during the initial sync.
+	fullInitial bool
+}
+
+// plan lists the steps for items, in order. A Rescan of a directory (a new
+// or moved-in directory, a lost queue, the initial sync) becomes a step for
+// the directory and one for every object below it, found by a walk that
+// never follows symlinks; with --have-recursive-sync it becomes a single
+// recursive step. A removed directory is one step: it is gone, there is
+// nothing to walk.
+func (p planner) plan(items []Item, initial bool) ([]step, error) {
+	if initial && p.fullInitial {
+		p.filter = nil
+	}
+	var steps []step
+	for _, it := range items {
+		if it.Op&watcher.Rescan != 0 && p.isRealDir(it.Path) {
+			var err error
+			if steps, err = p.walk(steps, it); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if p.filter != nil && it.Path != "" && !p.filter.Sync(it.Path, it.IsDir) {
+			continue
+		}
+		steps = append(steps, step{rel: it.Path, mask: eventMask(it)})
+	}
+	return steps, nil
+}
+
+// isRealDir tells whether rel is a directory reached from the root through
+// directories only: a symlink anywhere on the way would lead the walk out
+// of the tree.
+func (p planner) isRealDir(rel string) bool {
+	at := p.root
+	for _, name := range strings.Split(rel, "/") {
+		if name == "" {
+			continue
+		}
+		at = filepath.Join(at, name)
+		fi, err := os.Lstat(at)
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// walk appends the steps for the rescanned directory it and what lies below
+// it. The rules decide as in clsync's walk: an object they do not sync is
+// skipped, a directory they do not walk is not entered.
+func (p planner) walk(steps []step, it Item) ([]step, error) {
+	top := filepath.Join(p.root, it.Path)
+	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// Gone or replaced while we walk: its own event follows.
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				return nil
+			}
+			return err
+		}
+		rel := it.Path
+		if path != top {
+			below := strings.TrimPrefix(path[len(top):], "/")
+			if rel == "" {
+				rel = below
+			} else {
+				rel += "/" + below
+			}
+		}
+		dir := d.IsDir()
+		s := step{rel: rel, mask: walkedMask(dir)}
+		if path == top {
+			// The item itself keeps what the kernel said about it.
+			s.mask = eventMask(Item{Path: it.Path, Op: it.Op, IsDir: true, Mask: it.Mask})
+		}
+		if p.filter != nil && rel != "" {
+			// SkipDir only for directories: for a file it would skip
+			// the rest of its parent.
+			walk := !dir || p.filter.Walk(rel)
+			if !p.filter.Sync(rel, dir) {
+				if !walk {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !walk {
+				steps = append(steps, s)
+				return fs.SkipDir
+			}
+		}
+		if dir && p.haveRecursive {
+			s.recursive = true
+			steps = append(steps, s)
+			return fs.SkipDir
+		}
+		steps = append(steps, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", top, err)
+	}
+	return steps, nil
+}
+
+// abs is the absolute path of rel, as clsync passes it in simple mode and
+// to "initialsync".
+func abs(root, rel string) string {
+	if rel == "" {
+		return root
+	}
+	return filepath.Join(root, rel)
+}
+
+// syncListLines renders steps as clsync's shell list: "sync <label> <mask>
+// <path>" per line, or only the path with --synclist-simplify. The root is
+// rootName. A line cannot hold a name with a newline: such steps are
+// returned apart for the caller to report (clsync drops them silently).
+func syncListLines(steps []step, label, rootName string, simplify bool) (lines []string, unlistable []step) {
+	for _, s := range steps {
+		if strings.IndexByte(s.rel, '\n') >= 0 {
+			unlistable = append(unlistable, s)
+			continue
+		}
+		name := s.rel
+		if name == "" {
+			name = rootName
+		}
+		if simplify {
+			lines = append(lines, name)
+		} else {
+			lines = append(lines, "sync "+label+" "+strconv.FormatUint(uint64(s.mask), 10)+" "+name)
+		}
+	}
+	return lines, unlistable
+}
+
+// argvBudget bounds the bytes that %INCLUDE-LIST% puts into one argv
+// (strings, their NULs and pointers): far below Linux's 2 MiB and FreeBSD's
+// 256 KiB ARG_MAX, which the environment shares, and below Linux's 128 KiB
+// for a single word, which %INCLUDE-LIST% inside a longer word makes.
+const argvBudget = 64 << 10
+
+// splitArgv cuts names into parts whose argv cost fits argvBudget; a name
+// alone over budget gets a part of its own, and the kernel has the last
+// word on it.
+func splitArgv(names []string) [][]string {
+	var parts [][]string
+	start, size := 0, 0
+	for i, n := range names {
+		cost := len(n) + 1 + 8
+		if i > start && size+cost > argvBudget {
+			parts = append(parts, names[start:i])
+			start, size = i, 0
+		}
+		size += cost
+	}
+	if start < len(names) {
+		parts = append(parts, names[start:])
+	}
+	return parts
+}
+
+// usesVar tells whether any word of the templates refers to %name%.
+func usesVar(name string, templates ...[]string) bool {
+	for _, t := range templates {
+		for _, w := range t {
+			if strings.Contains(w, "%"+name+"%") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkDestination refuses a template that names %destination-dir% when
+// -D is not set: the default direct template would become "/", and cp
+// would copy into the root directory (clsync 0.4.5 does exactly that).
+func checkDestination(cfg Config, templates ...[]string) error {
+	if cfg.Destination == "" && usesVar("destination-dir", templates...) {
+		return fmt.Errorf("mode %s: the sync handler arguments use %%destination-dir%%, but --destination-dir is not set", cfg.Mode)
+	}
+	return nil
+}
+
+// execBase is what the simple, direct and shell modes share: templates,
+// the runner, the lists dir, the planner.
+type execBase struct {
+	cfg      Config
+	run      *Runner
+	planner  planner
+	template []string
+	// initTemplate is for "initialsync" runs (--have-recursive-sync).
+	initTemplate []string
+	// dir receives list files; "" when no template asks for one.
+	dir      string
+	ownedDir bool
+}
+
+// newExecBase resolves the templates: Template or the mode's default; for
+// initialsync runs InitTemplate ("---"), else Template, else initDefault.
+// A batch mode (lists) gets a lists dir if its template names a list file.
+func newExecBase(cfg Config, defaultTemplate, initDefault []string, lists bool) (*execBase, error) {
+	b := &execBase{cfg: cfg, run: runner(cfg), template: cfg.Template, initTemplate: cfg.InitTemplate}
+	if b.template == nil {
+		b.template = defaultTemplate
+	}
+	if b.initTemplate == nil {
+		b.initTemplate = cfg.Template
+	}
+	if b.initTemplate == nil {
+		b.initTemplate = initDefault
+	}
+	b.planner = planner{root: cfg.WatchDir, filter: cfg.Filter, haveRecursive: cfg.HaveRecursiveSync,
+		fullInitial: cfg.FullInitialSync}
+	templates := [][]string{b.template}
+	if b.planner.haveRecursive {
+		templates = append(templates, b.initTemplate)
+	}
+	if err := checkDestination(cfg, templates...); err != nil {
+		return nil, err
+	}
+	if lists && usesVar("INCLUDE-LIST-PATH", b.template) {
+		dir, owned, err := listsDir(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.dir, b.ownedDir = dir, owned
+	}
+	return b, nil
+}
+
+// runVars are the per-run template variables. Those without a value in a
+// run (no list file, no single mask) expand to an empty word, as in clsync,
+// so that the handler's positional arguments stay where it expects them.
+type runVars struct {
+	typ         string // %TYPE%: sync, synclist or initialsync
+	includeList []string
+	listPath    string
+	mask        string
+}
+
+func (b *execBase) vars(v runVars) Vars {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "TYPE":
+			return []string{v.typ}, true
+		case "INCLUDE-LIST":
+			return v.includeList, true
+		case "INCLUDE-LIST-PATH":
+			return []string{v.listPath}, true
+		case "EXCLUDE-LIST-PATH":
+			return []string{""}, true
+		case "EVENT-MASK":
+			return []string{v.mask}, true
+		}
+		return optionVars(b.cfg, name)
+	}
+}
+
+func (b *execBase) exec(ctx context.Context, template []string, v runVars) error {
+	argv := append([]string{b.cfg.Program}, ExpandTemplate(template, b.vars(v))...)
+	b.cfg.Logger.Debug("sync handler", "type", v.typ, "argv", argv)
+	return b.run.Run(ctx, argv)
+}
+
+// initialSync runs "initialsync" for a directory that must be synced
+// recursively (--have-recursive-sync): %INCLUDE-LIST% is its absolute path.
+func (b *execBase) initialSync(ctx context.Context, s step) error {
+	return b.exec(ctx, b.initTemplate, runVars{typ: "initialsync", includeList: []string{abs(b.cfg.WatchDir, s.rel)},
+		mask: strconv.FormatUint(uint64(s.mask), 10)})
+}
+
+func (b *execBase) Close() error {
+	if b.ownedDir && !b.cfg.KeepLists {
+		if err := os.RemoveAll(b.dir); err != nil {
+			return fmt.Errorf("remove lists dir: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package handlers
+
+import (
+	"context"
+	"strconv"
+)
+
+// simple runs the handler once per object (-Msimple): "sync <label> <mask>
+// <absolute path>" by default. A batch is not passed on as one: every item
+// is its own run, and a rescanned directory is one run per object in it
+// (clsync's walk does the same for new directories; an item that stands for
+// a whole subtree must not lose what is inside).
+type simple struct {
+	*execBase
+}
+
+func newSimple(cfg Config) (Handler, error) {
+	def := []string{"sync", "%label%", "%EVENT-MASK%", "%INCLUDE-LIST%"}
+	b, err := newExecBase(cfg, def, def, false)
+	if err != nil {
+		return nil, err
+	}
+	return &simple{b}, nil
+}
+
+func (h *simple) Sync(ctx context.Context, items []Item, initial bool) error {
+	steps, err := h.planner.plan(items, initial)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.recursive {
+			err = h.initialSync(ctx, s)
+		} else {
+			err = h.exec(ctx, h.template, runVars{typ: "sync", includeList: []string{abs(h.cfg.WatchDir, s.rel)},
+				mask: strconv.FormatUint(uint64(s.mask), 10)})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
