@@ -52,12 +52,12 @@ func TestRsyncShellPreferIncludeAndVariables(t *testing.T) {
 	s.cfg.PreferInclude = false
 	h = s.handler(t)
 	got = s.sync(t, h, false, Item{Path: "a", Op: watcher.Modify})
-	if len(got) != 1 || len(got[0].Args) != 11 {
+	if len(got) != 1 || len(got[0].Args) != 12 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
-	exc, inc := got[0].Args[5], got[0].Args[7]
+	exc, inc := got[0].Args[6], got[0].Args[8]
 	s.check(t, got, want{
-		args:  []string{"rsynclist", "-aH", "--ignore-times", "--delete", "--exclude-from", exc, "--include-from", inc, "--exclude=*", s.src + "/", s.dst + "/"},
+		args:  []string{"rsynclist", "-aH", "--ignore-times", "--numeric-ids", "--delete", "--exclude-from", exc, "--include-from", inc, "--exclude=*", s.src + "/", s.dst + "/"},
 		lists: []string{"", "/a\n"},
 	})
 }

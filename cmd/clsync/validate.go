@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/clsync-go/clsync/handlers"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,17 +99,6 @@ func templateNeedsDestination(template []string) bool {
 	return false
 }
 
-// isRemote tells an rsync destination on another host ("host:path",
-// "user@host:path", "rsync://...") from a local directory.
-func isRemote(dest string) bool {
-	if strings.Contains(dest, "://") {
-		return true
-	}
-	colon := strings.IndexByte(dest, ':')
-	slash := strings.IndexByte(dest, '/')
-	return colon > 0 && (slash < 0 || colon < slash)
-}
-
 // checkPaths resolves and checks every path the run depends on, before
 // anything is started: the watch dir, the destination, the handler, hooks,
 // the lists dir. Paths are made absolute in place.
@@ -118,7 +108,7 @@ func checkPaths(s *settings) error {
 		return err
 	}
 	s.WatchDir = w
-	if s.Destination != "" && !isRemote(s.Destination) {
+	if s.Destination != "" && !handlers.IsRemote(s.Destination) {
 		d, err := resolveDir("destination dir", s.Destination)
 		if err != nil {
 			return err
