@@ -262,6 +262,22 @@ func (w *Watcher) loop() error {
 		if err := w.drain(readable, before); err != nil {
 			return err
 		}
+		if w.awaitingClose() {
+			// A file was created but not yet closed: its writer is most
+			// likely still at it. Waiting a moment for the rest lets one
+			// sync carry the whole file instead of a sync of an empty
+			// file and a second one right after it.
+			before := time.Now()
+			readable, woken, err := w.poll(closeGraceMs)
+			if err != nil || woken {
+				return err
+			}
+			if readable {
+				if err := w.drain(true, before); err != nil {
+					return err
+				}
+			}
+		}
 		if !w.flush() {
 			return nil
 		}
@@ -345,6 +361,22 @@ func (w *Watcher) pollTimeout(now time.Time) int {
 
 // emit appends ev to the slice being built, merged into the previous event
 // when both are about the same object: the consumer ORs them anyway.
+// closeGraceMs is how long a read that holds a new, not yet closed file
+// waits for more events (see loop).
+const closeGraceMs = 1
+
+// awaitingClose tells whether the slice being built holds a regular file
+// that was created and not (yet) written and closed.
+func (w *Watcher) awaitingClose() bool {
+	for i := range w.out {
+		ev := &w.out[i]
+		if ev.Op == Create && !ev.IsDir && ev.Mask&unix.IN_CLOSE_WRITE == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *Watcher) emit(ev Event) {
 	if n := len(w.out); n > 0 {
 		if last := &w.out[n-1]; last.Path == ev.Path && last.IsDir == ev.IsDir {
