@@ -42,6 +42,9 @@ type rsyncDirect struct {
 	dir      string
 	ownedDir bool
 	run      *Runner
+	// emptyExclude is an empty exclude list kept for the handler's life
+	// ("" with -U, where every sync keeps lists of its own to inspect).
+	emptyExclude string
 }
 
 func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
@@ -54,7 +57,14 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 	}
 	// rsync's 24 ("some files vanished") is normal on a live tree: the
 	// vanished file's removal is its own event.
-	return &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24)}, nil
+	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24)}
+	if !cfg.KeepLists && !cfg.PreferInclude {
+		if r.emptyExclude, err = writeList(dir, "exclist", nil); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) error {
@@ -92,7 +102,13 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyn
 	}
 	files := []string{inc}
 	exc := ""
-	if !r.cfg.PreferInclude {
+	switch {
+	case r.cfg.PreferInclude:
+	case len(part.exclude) == 0 && r.emptyExclude != "":
+		// Most syncs exclude nothing: they share one empty list instead
+		// of writing and removing a file each.
+		exc = r.emptyExclude
+	default:
 		if exc, err = writeList(r.dir, "exclist", part.exclude); err != nil {
 			os.Remove(inc)
 			return err
@@ -157,6 +173,9 @@ func writeList(dir, kind string, lines []string) (string, error) {
 func (r *rsyncDirect) Close() error {
 	if r.ownedDir && !r.cfg.KeepLists {
 		return os.RemoveAll(r.dir)
+	}
+	if r.emptyExclude != "" {
+		return os.Remove(r.emptyExclude)
 	}
 	return nil
 }

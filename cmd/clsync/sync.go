@@ -509,8 +509,11 @@ func (r *syncRun) reloadRules(rs *liveRules) {
 
 // bigFileThreshold is -B, or 0 (no big-file queue) when
 // --cancel-syscalls=mon_stat forbids the lstat that tells a file's size.
+//
+// When both queues have the same delay the queue makes no difference, and
+// the lstat per event is skipped as well.
 func bigFileThreshold(s *settings) int64 {
-	if contains(s.CancelSyscalls, "mon_stat") {
+	if contains(s.CancelSyscalls, "mon_stat") || s.CollectDelay == s.BigFileDelay {
 		return 0
 	}
 	return s.BigFileThreshold
