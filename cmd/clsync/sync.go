@@ -540,7 +540,9 @@ func checkImplemented(s *settings) error {
 		{s.Socket != "", "--socket"},
 		{s.Threading != "off", "--threading"},
 		{s.Splitting != "off", "--splitting"},
-		{s.UID.Set || s.GID.Set, "--uid/--gid"},
+		// Dropping to the identity we already have is a no-op (the chown
+		// example passes --uid 0 --gid 0 and runs as root).
+		{s.UID.Set && s.UID.ID != os.Getuid() || s.GID.Set && s.GID.ID != os.Getgid(), "--uid/--gid (to another user)"},
 		{s.Chroot != "", "--chroot"},
 		{s.SeccompFilter, "--seccomp-filter"},
 		{len(s.CustomSignals) > 0, "--custom-signals"},

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clsync-go/clsync/internal/treecmp"
+)
+
+// clsyncOnPath puts a "clsync" on PATH that runs this test binary as the
+// program, so the example scripts run as a user would run them.
+func clsyncOnPath(t *testing.T) []string {
+	t.Helper()
+	bin := t.TempDir()
+	wrapper := "#!/bin/sh\nCLSYNC_TEST_AS_MAIN=1 exec " + os.Args[0] + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "clsync"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir())
+}
+
+func examplePath(name string) string { return filepath.Join("..", "..", "examples", name) }
+
+// examples/oneshot: the documented one-shot sync, without -D.
+func TestExampleOneShot(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	writeTree(t, src, 4, 4)
+	cmd := exec.Command(examplePath("oneshot/atomic-sync.sh"), src, dst)
+	cmd.Env = clsyncOnPath(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if diffs, err := treecmp.Diff(src, dst); err != nil || len(diffs) != 0 {
+		t.Fatalf("not a mirror: %v %v", err, diffs)
+	}
+}
+
+// examples/chown: files root creates under the web root become
+// www-data's; a file of another user is left alone.
+func TestExampleChown(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the chown example runs as root")
+	}
+	wwwData, ok := lookupUser("www-data")
+	if !ok {
+		t.Skip("no www-data user")
+	}
+	root := t.TempDir()
+	other := filepath.Join(root, "someone-elses")
+	os.WriteFile(other, nil, 0o644)
+	os.Chown(other, 65534, 65534)
+	cmd := exec.Command(examplePath("chown/fix-ownership.sh"), root)
+	cmd.Env = clsyncOnPath(t)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+	})
+	// Whether these land before or after the initial sync, one of the two
+	// hands them over.
+	created := time.Now()
+	os.MkdirAll(filepath.Join(root, "uploads", "2026"), 0o755)
+	os.WriteFile(filepath.Join(root, "uploads", "2026", "photo.jpg"), []byte("jpg"), 0o644)
+	os.WriteFile(filepath.Join(root, "index.html"), []byte("<html>"), 0o644)
+	owned := func(p string) bool {
+		var st syscall.Stat_t
+		return syscall.Lstat(filepath.Join(root, p), &st) == nil && int(st.Uid) == wwwData
+	}
+	waitFor(t, "www-data to own the new files; log: "+log.String(), func() bool {
+		return owned("uploads") && owned("uploads/2026") && owned("uploads/2026/photo.jpg") && owned("index.html")
+	})
+	t.Logf("new files owned by www-data %s after they were created", time.Since(created).Round(time.Millisecond))
+	var st syscall.Stat_t
+	if err := syscall.Lstat(other, &st); err != nil || st.Uid != 65534 {
+		t.Errorf("a file of another user was touched: uid %d (%v)", st.Uid, err)
+	}
+}
