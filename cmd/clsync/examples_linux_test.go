@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -83,5 +84,70 @@ func TestExampleChown(t *testing.T) {
 	var st syscall.Stat_t
 	if err := syscall.Lstat(other, &st); err != nil || st.Uid != 65534 {
 		t.Errorf("a file of another user was touched: uid %d (%v)", st.Uid, err)
+	}
+}
+
+// examples/rsyncshell: the handler script mirrors a tree, renames and
+// removals included.
+func TestExampleRsyncShellHandler(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	writeTree(t, src, 3, 3)
+	handler, err := filepath.Abs(examplePath("rsyncshell/handler.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, "-Mrsyncshell", "-S", handler, "-W", src, "-D", dst, "-w0", "-t0", "-T0",
+		"--", "rsynclist", "%label%", "%INCLUDE-LIST-PATH%", "%EXCLUDE-LIST-PATH%", "%destination-dir%")
+	mirrored := func() bool {
+		diffs, err := treecmp.Diff(src, dst)
+		return err == nil && len(diffs) == 0
+	}
+	waitFor(t, "the initial sync; log: "+a.stderr.String(), mirrored)
+	os.Rename(filepath.Join(src, "d001"), filepath.Join(src, "renamed"))
+	os.RemoveAll(filepath.Join(src, "d002"))
+	os.WriteFile(filepath.Join(src, "renamed", "new"), []byte("n"), 0o644)
+	waitFor(t, "the changes", mirrored)
+}
+
+// examples/systemd: the unit's ExecStart, with %i and the paths of this
+// machine, runs a mirror of that config block and stops cleanly on the
+// unit's KillSignal; the exit codes it will not restart on are ours.
+func TestExampleSystemdUnit(t *testing.T) {
+	needRsync(t)
+	unit, err := os.ReadFile(examplePath("systemd/clsync@.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execStart string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			execStart = v
+		}
+		if v, ok := strings.CutPrefix(line, "RestartPreventExitStatus="); ok && v != "2 13 22" {
+			t.Errorf("RestartPreventExitStatus=%s, want our exit codes for bad input: 2 13 22", v)
+		}
+	}
+	if !strings.Contains(string(unit), "KillSignal=SIGQUIT") {
+		t.Fatal("the unit does not stop with SIGQUIT")
+	}
+	src, dst := tempTree(t)
+	conf := filepath.Join(t.TempDir(), "clsync.conf")
+	os.WriteFile(conf, []byte("[default]\nmode = rsyncdirect\ndelay-sync = 0\ndelay-collect = 0\n\n[web]\nconfig-block-inherits = default\nwatch-dir = "+src+"\ndestination-dir = "+dst+"\n"), 0o644)
+	argv := strings.Fields(strings.NewReplacer("%i", "web", "/etc/clsync/clsync.conf", conf).Replace(execStart))
+	if argv[0] != "/usr/local/bin/clsync" {
+		t.Fatalf("ExecStart runs %s", argv[0])
+	}
+	cmd := exec.Command(os.Args[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
+	log := &syncBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the mirror; log: "+log.String(), func() bool { return exists(filepath.Join(dst, "seed")) })
+	cmd.Process.Signal(syscall.SIGQUIT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("stop with SIGQUIT: %v; log: %s", err, log.String())
 	}
 }
