@@ -209,3 +209,31 @@ func TestDumpSignal(t *testing.T) {
 		}
 	}
 }
+
+// --custom-signals: signal 28 switches to config block "b"; the mirror
+// goes on, with the same pid.
+func TestCustomSignals(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "clsync.conf")
+	os.WriteFile(conf, []byte("[a]\nmode = rsyncdirect\nwatch-dir = "+src+"\ndestination-dir = "+dst+
+		"\ndelay-sync = 0\ndelay-collect = 0\nlabel = first\ndump-dir = "+dir+"/dump-%label%\ncustom-signals = 28:b\n"+
+		"status-file = "+dir+"/status-%label%\n"+
+		"[b]\nconfig-block-inherits = a\nlabel = second\n"), 0o644)
+	a := startAgentConf(t, conf, "-K", "a", "-z", filepath.Join(dir, "pid"))
+	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+	a.signal(t, syscall.Signal(28))
+	// The new block's label names the new status file.
+	waitFor(t, "block b running", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "status-second"))
+		return string(b) == "running"
+	})
+	a.signal(t, syscall.Signal(29))
+	waitFor(t, "the dump", func() bool { return exists(filepath.Join(dir, "dump-second", "pid")) })
+	if b, _ := os.ReadFile(filepath.Join(dir, "dump-second", "pid")); string(b) != strconv.Itoa(a.cmd.Process.Pid)+"\n" {
+		t.Errorf("pid changed: %q", b)
+	}
+	os.WriteFile(filepath.Join(src, "after-switch"), nil, 0o644)
+	waitFor(t, "a sync after the switch", func() bool { return exists(filepath.Join(dst, "after-switch")) })
+}

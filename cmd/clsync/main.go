@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,17 +28,55 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	code, reexec := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if reexec != nil {
+		stop()
+		// Our identity stays (same pid for the pid file and for systemd),
+		// the new block's options take effect, and its initial sync
+		// covers whatever changed in between.
+		self, err := os.Executable()
+		if err == nil {
+			argv := append(append([]string{os.Args[0]}, os.Args[1:]...), "--config-block="+reexec.block)
+			err = syscall.Exec(self, argv, os.Environ())
+		}
+		fmt.Fprintf(os.Stderr, "clsync: switch to config block %s: %s\n", reexec.block, err)
+		os.Exit(exitCode(err))
+	}
+	os.Exit(code)
+}
+
+// reexecError ends a run so that main starts the program again with
+// another config block (--custom-signals). Go cannot change a running
+// program's options in place as clsync does; starting again with the same
+// pid and arguments plus the block gives the same result.
+type reexecError struct{ block string }
+
+func (e *reexecError) Error() string { return "switch to config block " + e.block }
+
+// runMain is run, telling main when to start again with another block.
+func runMain(ctx context.Context, argv []string, stdout, stderr io.Writer) (int, *reexecError) {
+	err := runErr(ctx, argv, stdout, stderr)
+	var re *reexecError
+	if errors.As(err, &re) {
+		return 0, re
+	}
+	report(stderr, err)
+	return exitCode(err), nil
 }
 
 // run is the whole program behind main, so tests can call it in process.
 // It returns the exit code.
 func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	err := runErr(ctx, argv, stdout, stderr)
+	report(stderr, err)
+	return exitCode(err)
+}
+
+// report prints an error as the one line clsync users get.
+func report(stderr io.Writer, err error) {
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(stderr, "clsync: %s\n", oneLine(err.Error()))
 	}
-	return exitCode(err)
 }
 
 func runErr(ctx context.Context, argv []string, stdout, stderr io.Writer) error {

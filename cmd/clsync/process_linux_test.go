@@ -41,13 +41,19 @@ func (l *fileLog) String() string {
 
 func startAgent(t *testing.T, args ...string) *agent {
 	t.Helper()
+	return startAgentConf(t, "/NULL/", args...)
+}
+
+// startAgentConf starts the program with config file conf (-H).
+func startAgentConf(t *testing.T, conf string, args ...string) *agent {
+	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
 	a := &agent{stderr: &fileLog{f}, exited: make(chan struct{})}
-	a.cmd = exec.Command(os.Args[0], append([]string{"-H", "/NULL/"}, args...)...)
+	a.cmd = exec.Command(os.Args[0], append([]string{"-H", conf}, args...)...)
 	a.cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
 	a.cmd.Stderr = f
 	if err := a.cmd.Start(); err != nil {

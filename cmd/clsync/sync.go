@@ -176,6 +176,9 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
+	for sig := range s.CustomSignals {
+		signal.Notify(sigs, syscall.Signal(sig))
+	}
 	defer signal.Stop(sigs)
 
 	agg := aggregator.New(aggregator.Config{
@@ -272,6 +275,18 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 			}
 			stop()
 		case sig := <-sigs:
+			if block, ok := s.CustomSignals[int(sig.(syscall.Signal))]; ok {
+				// --custom-signals: sync what is queued, then start again
+				// with that config block (see reexecError).
+				logger.Info("switching config block", "signal", int(sig.(syscall.Signal)), "block", block)
+				_, _ = agg.Flush(runCtx)
+				r.quitting.Store(true)
+				r.busy.Lock()
+				stop()
+				r.busy.Unlock()
+				<-aggDone
+				return &reexecError{block: block}
+			}
 			switch sig {
 			case syscall.SIGUSR2:
 				logger.Info("full resync requested (SIGUSR2)")
@@ -545,7 +560,6 @@ func checkImplemented(s *settings) error {
 		{s.UID.Set && s.UID.ID != os.Getuid() || s.GID.Set && s.GID.ID != os.Getgid(), "--uid/--gid (to another user)"},
 		{s.Chroot != "", "--chroot"},
 		{s.SeccompFilter, "--seccomp-filter"},
-		{len(s.CustomSignals) > 0, "--custom-signals"},
 		{len(s.Mountpoints) > 0, "--mountpoints"},
 	}
 	for _, u := range unsupported {
