@@ -7,7 +7,7 @@ set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 export PATH="$PATH:/usr/local/go/bin"
-go build -trimpath -o ./clsync ./cmd/clsync
+CGO_ENABLED=0 go build -trimpath -o ./clsync ./cmd/clsync
 
 if [ $# -eq 0 ]; then
   src=$(mktemp -d /tmp/clsync-demo-src.XXXXXX)
