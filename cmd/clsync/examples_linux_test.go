@@ -151,3 +151,31 @@ func TestExampleSystemdUnit(t *testing.T) {
 		t.Fatalf("stop with SIGQUIT: %v; log: %s", err, log.String())
 	}
 }
+
+// Bad handlers through the whole program: one line, exit 22 or 2, nothing
+// run.
+func TestBadHandlers(t *testing.T) {
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	notPlugin := filepath.Join(dir, "not-a-plugin.so")
+	os.WriteFile(notPlugin, []byte("not an ELF file"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"-Mfoo", "-Secho"}, 22},
+		{[]string{"-Mso", "-S" + notPlugin}, 22},
+		{[]string{"-Mplugin", "-S" + filepath.Join(dir, "missing.so")}, 2},
+		{[]string{"-Mplugin", "-S" + notPlugin}, 22},
+		{[]string{"-Mshell", "-S" + notPlugin}, 13},
+	} {
+		args := append([]string{"-H", "/NULL/", "-W", src, "-D", dst}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != tc.code || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d %q, want %d and one line", tc.args, code, stderr, tc.code)
+		}
+		if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+			t.Errorf("%q: the destination was touched", tc.args)
+		}
+	}
+}
