@@ -100,6 +100,9 @@ func runErr(ctx context.Context, argv []string, stdout, stderr io.Writer) error 
 	if err := checkPaths(s); err != nil {
 		return err
 	}
+	if err := checkImplemented(s); err != nil {
+		return err
+	}
 	if s.Background && os.Getenv(daemonEnv) == "" {
 		return daemonize(argv, stderr)
 	}

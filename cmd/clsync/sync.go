@@ -96,9 +96,6 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 		return err
 	}
 	defer closeLog()
-	if err := checkImplemented(s); err != nil {
-		return err
-	}
 
 	rs := &liveRules{}
 	if s.RulesFile != "" {
@@ -564,7 +561,7 @@ func checkImplemented(s *settings) error {
 	}
 	for _, u := range unsupported {
 		if u.set {
-			return usageErrorf("%s is not implemented in clsync-go %s yet", u.name, version)
+			return usageErrorf("%s is not available in clsync-go %s yet", u.name, version)
 		}
 	}
 	return nil
