@@ -60,6 +60,12 @@ type Config struct {
 	// ancestor directories); beyond it everything collapses into a Rescan
 	// of the root. 0 (or less) means DefaultMaxItems.
 	MaxItems int
+	// Parallel is how many handler runs may go on at once (--threading
+	// safe or full); 0 or 1: one at a time, clsync's default.
+	Parallel int
+	// Safe keeps a path out of a run while another run holds it, its
+	// ancestors or its descendants. Without it runs may overlap.
+	Safe bool
 	// CollapseChildren bounds the children of one directory that hold
 	// queued paths; beyond it they collapse into a Rescan of the directory.
 	// 0 (or less) means DefaultCollapseChildren.
@@ -109,7 +115,7 @@ type Core struct {
 	queues [numQueues]queue
 	queued int
 
-	busy      bool      // a handler run is in progress
+	running   int       // handler runs in progress
 	started   bool      // some run has started, so lastStart counts
 	lastStart time.Time // start of the latest run, for -w
 
@@ -173,7 +179,7 @@ func (c *Core) Len() int { return c.queued }
 // Next returns a due batch and starts a handler run at now, if no run is in
 // progress and -w allows. The caller must call Done when the run ends.
 func (c *Core) Next(now time.Time) (Batch, bool) {
-	if c.busy || c.queued == 0 {
+	if c.full() || c.queued == 0 {
 		return Batch{}, false
 	}
 	var take [numQueues]bool
@@ -195,7 +201,7 @@ func (c *Core) Next(now time.Time) (Batch, bool) {
 // handler run at now. It returns false when a run is in progress or nothing
 // is queued.
 func (c *Core) Flush(now time.Time) (Batch, bool) {
-	if c.busy || c.queued == 0 {
+	if c.full() || c.queued == 0 {
 		return Batch{}, false
 	}
 	var take [numQueues]bool
@@ -209,7 +215,7 @@ func (c *Core) Flush(now time.Time) (Batch, bool) {
 // to now means Next returns one now. ok is false while a run is in progress
 // (wait for Done) or when nothing is queued (wait for Add).
 func (c *Core) Wake(now time.Time) (t time.Time, ok bool) {
-	if c.busy || c.queued == 0 {
+	if c.full() || c.queued == 0 {
 		return time.Time{}, false
 	}
 	if c.queues[Instant].len > 0 {
@@ -236,7 +242,14 @@ func (c *Core) Wake(now time.Time) (t time.Time, ok bool) {
 
 // Done ends the handler run started by Next or Flush. -w counts from the
 // run's start, as in clsync, so the end time does not matter.
-func (c *Core) Done() { c.busy = false }
+func (c *Core) Done() {
+	if c.running > 0 {
+		c.running--
+	}
+}
+
+// full tells whether as many runs as Config.Parallel allows are running.
+func (c *Core) full() bool { return c.running >= max(c.cfg.Parallel, 1) }
 
 // gate is the earliest start of the next run that -w allows.
 func (c *Core) gate() time.Time {
@@ -271,7 +284,8 @@ func (c *Core) emit(take [numQueues]bool, now time.Time) Batch {
 		}
 	}
 	slices.SortFunc(b.Items, func(x, y Item) int { return strings.Compare(x.Path, y.Path) })
-	c.busy, c.started, c.lastStart = true, true, now
+	c.running++
+	c.started, c.lastStart = true, now
 	return b
 }
 

@@ -56,16 +56,25 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 	defer cancel()
 
 	// Buffered so that a sync goroutine never waits for the loop.
-	done := make(chan error, 1)
+	done := make(chan runResult, max(a.cfg.Parallel, 1))
 	var (
-		running bool
-		batch   Batch
-		waiting []chan flushResult // Flush callers not served yet
-		serving []chan flushResult // Flush callers the running batch serves
+		runs      = map[int]Batch{} // running batches by id
+		nextID    int
+		locks     = newPathLocks()   // paths of running batches (Safe)
+		held      []Item             // items kept back by Safe until a run ends
+		waiting   []chan flushResult // Flush callers not served yet
+		serving   []chan flushResult // Flush callers the flush run serves
+		servingID = -1
 	)
-	start := func(b Batch) {
-		running, batch = true, b
-		go func() { done <- a.sync(syncCtx, b) }()
+	start := func(b Batch) int {
+		id := nextID
+		nextID++
+		runs[id] = b
+		if a.cfg.Safe {
+			locks.add(b.Items)
+		}
+		go func() { done <- runResult{id: id, err: a.sync(syncCtx, b)} }()
+		return id
 	}
 	// Timers of Go 1.23+ drop a stale expiry on Reset, so one timer serves
 	// every wait without draining.
@@ -75,19 +84,37 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 
 	for {
 		now := time.Now()
-		if !running && len(waiting) > 0 {
+		if len(runs) == 0 && len(waiting) > 0 {
 			if b, ok := core.Flush(now); ok {
-				start(b)
+				servingID = start(b)
 				serving, waiting = waiting, nil
 			} else {
 				reply(waiting, flushResult{})
 				waiting = nil
 			}
 		}
-		if !running {
-			if b, ok := core.Next(now); ok {
-				start(b)
+		// A waiting Flush lets the running batches end first.
+		for len(waiting) == 0 {
+			b, ok := core.Next(now)
+			if !ok {
+				break
 			}
+			if a.cfg.Safe {
+				var keep []Item
+				for _, it := range b.Items {
+					if locks.overlaps(it.Path) {
+						held = append(held, it)
+					} else {
+						keep = append(keep, it)
+					}
+				}
+				if len(keep) == 0 {
+					core.Done()
+					break
+				}
+				b.Items = keep
+			}
+			start(b)
 		}
 		var wake <-chan time.Time
 		if t, ok := core.Wake(now); ok {
@@ -97,7 +124,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 
 		select {
 		case <-ctx.Done():
-			if running {
+			for range runs {
 				<-done
 			}
 			return ctx.Err()
@@ -107,14 +134,25 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 				continue
 			}
 			core.Add(evs, time.Now())
-		case err := <-done:
-			running = false
-			core.Done()
-			if err != nil {
-				core.Requeue(batch.Items, time.Now())
+		case res := <-done:
+			b := runs[res.id]
+			delete(runs, res.id)
+			if a.cfg.Safe {
+				locks.remove(b.Items)
 			}
-			reply(serving, flushResult{n: len(batch.Items), err: err})
-			serving, batch = nil, Batch{}
+			core.Done()
+			if res.err != nil {
+				core.Requeue(b.Items, time.Now())
+			}
+			if len(held) > 0 {
+				// Checked against the locks again at the next Next.
+				core.Requeue(held, time.Now())
+				held = nil
+			}
+			if res.id == servingID {
+				reply(serving, flushResult{n: len(b.Items), err: res.err})
+				serving, servingID = nil, -1
+			}
 		case r := <-a.reqs:
 			if r.flush {
 				waiting = append(waiting, r.reply)
@@ -125,6 +163,66 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 		case <-wake:
 		}
 	}
+}
+
+type runResult struct {
+	id  int
+	err error
+}
+
+// pathLocks knows the paths of the running batches, for --threading=safe:
+// a path overlaps when it, one of its ancestors or one of its descendants
+// is being synced. Every locked path counts with its whole subtree, which
+// errs on the side of waiting.
+type pathLocks struct {
+	exact map[string]int // locked paths
+	below map[string]int // proper ancestors of locked paths
+}
+
+func newPathLocks() *pathLocks {
+	return &pathLocks{exact: map[string]int{}, below: map[string]int{}}
+}
+
+// ancestors calls f for every proper ancestor of p, the root "" included.
+func ancestors(p string, f func(string)) {
+	if p == "" {
+		return
+	}
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] == '/' {
+			f(p[:i])
+		}
+	}
+	f("")
+}
+
+func (l *pathLocks) add(items []Item) {
+	for _, it := range items {
+		l.exact[it.Path]++
+		ancestors(it.Path, func(a string) { l.below[a]++ })
+	}
+}
+
+func (l *pathLocks) remove(items []Item) {
+	for _, it := range items {
+		if l.exact[it.Path]--; l.exact[it.Path] <= 0 {
+			delete(l.exact, it.Path)
+		}
+		ancestors(it.Path, func(a string) {
+			if l.below[a]--; l.below[a] <= 0 {
+				delete(l.below, a)
+			}
+		})
+	}
+}
+
+func (l *pathLocks) overlaps(p string) bool {
+	if l.exact[p] > 0 || l.below[p] > 0 {
+		return true
+	}
+	hit := false
+	ancestors(p, func(a string) { hit = hit || l.exact[a] > 0 })
+	return hit
 }
 
 // reply answers requests; their channels are buffered, so this never blocks

@@ -303,3 +303,16 @@ func TestReadOnlyDestination(t *testing.T) {
 		t.Errorf("exit %d %q, want %d naming the destination as not writable", code, stderr, syscall.EROFS)
 	}
 }
+
+// --threading: syncs run side by side (safe: never two on one path), and
+// the mirror is still exact.
+func TestMirrorThreading(t *testing.T) {
+	for _, mode := range []string{"safe", "full"} {
+		t.Run(mode, func(t *testing.T) {
+			m := startMirror(t, func(src string) { writeTree(t, src, 10, 5) }, "-p", mode)
+			sh(t, m.src, `for i in $(seq 1 30); do mkdir -p "n$i/x"; echo $i > "n$i/x/f"; done
+				mv d001 moved; rm -rf d002; for f in d003/sub3/*; do echo more >> "$f"; done`)
+			m.waitMirror(t)
+		})
+	}
+}

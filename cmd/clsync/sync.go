@@ -38,17 +38,20 @@ type syncRun struct {
 
 	status    *statusFile
 	iteration atomic.Int64 // successful handler runs, the initial sync included
-	failures  int          // consecutive failed syncs, for the backoff
+	failures  atomic.Int64 // consecutive failed syncs, for the backoff
 	// events counts the kernel events read: a sync that failed while it
 	// grew failed on a tree that changed under it.
 	events atomic.Int64
 	// initialPending marks the next batch as the initial sync; initialDone
 	// is closed when that sync succeeded.
 	initialPending atomic.Bool
-	initialDone    chan struct{}
+	// initialClaim is taken by the batch that runs the initial sync, so
+	// that with --threading no other batch takes itself for it.
+	initialClaim atomic.Bool
+	initialDone  chan struct{}
 
 	// busy is held while a sync runs, so SIGQUIT can wait for it.
-	busy sync.Mutex
+	busy sync.RWMutex
 	// fatal stops the run: set once, then stop is called.
 	fatal    error
 	fatalMu  sync.Mutex
@@ -181,6 +184,11 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	agg := aggregator.New(aggregator.Config{
 		CollectDelay: s.CollectDelay, BigFileDelay: s.BigFileDelay, SyncDelay: s.SyncDelay,
 		BigFileThreshold: bigFileThreshold(s), Stat: statSize(s.WatchDir),
+		// --threading=full would let two rsyncs work on one path at once;
+		// measured, that leaves stale modes and fails rsync with 23 on the
+		// destination, so full runs as safe does: in parallel, one sync per
+		// path at a time.
+		Parallel: parallelSyncs(s.Threading), Safe: s.Threading != "off",
 	}, r.syncBatch)
 
 	// The watcher's channel goes through a relay so that its end (a root
@@ -347,7 +355,14 @@ func (r *syncRun) iterationsDone() bool {
 	return r.s.MaxIterations > 0 && r.iteration.Load() >= int64(r.s.MaxIterations)
 }
 
-var errQuitting = errors.New("quitting")
+var (
+	errQuitting       = errors.New("quitting")
+	errInitialPending = errors.New("the initial sync is still running")
+)
+
+// initialWait is how long a batch waits for the initial sync before it
+// goes back to the queue (only with --threading).
+const initialWait = 100 * time.Millisecond
 
 // syncBatch runs the handler for one batch with clsync's tries (-r; 0 =
 // until it works) and -w between tries. A batch that still fails either
@@ -357,12 +372,32 @@ var errQuitting = errors.New("quitting")
 // turned into a symlink between listing and opening, say), and the events
 // that changed it are queued; the batch goes back to the queue as well.
 func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
-	r.busy.Lock()
-	defer r.busy.Unlock()
+	r.busy.RLock()
+	defer r.busy.RUnlock()
 	if r.quitting.Load() {
 		return errQuitting
 	}
-	initial := r.initialPending.Load()
+	initial := r.initialPending.Load() && r.initialClaim.CompareAndSwap(false, true)
+	if initial {
+		// An initial sync that did not complete goes back to the queue:
+		// whichever batch carries it next claims it again.
+		defer func() {
+			if r.initialPending.Load() {
+				r.initialClaim.Store(false)
+			}
+		}()
+	}
+	if !initial && r.initialPending.Load() {
+		// --threading: nothing is synced beside the initial sync, which
+		// must see the tree first. The batch goes back to the queue.
+		select {
+		case <-r.initialDone:
+		case <-time.After(initialWait):
+			return errInitialPending
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	items := b.Items
 	if !initial {
 		if items = r.modsig.filter(items); len(items) == 0 {
@@ -417,7 +452,7 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	}
 	r.iteration.Add(1)
 	if err == nil {
-		r.failures = 0
+		r.failures.Store(0)
 		r.modsig.record(items)
 		r.status.set("running")
 		if initial {
@@ -439,8 +474,7 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 		return err
 	}
 	// Back off so a destination that is down is not hammered at -w0.
-	r.failures++
-	sleepCtx(ctx, backoff(r.failures))
+	sleepCtx(ctx, backoff(int(r.failures.Add(1))))
 	return err
 }
 
@@ -519,6 +553,18 @@ func (r *syncRun) reloadRules(rs *liveRules) {
 	r.log.Info("rules reloaded", "file", r.s.RulesFile, "rules", set.Len())
 }
 
+// threadedSyncs is how many syncs --threading=safe|full runs at once;
+// clsync starts a thread per sync without a bound, which on a storm of big
+// files is more rsyncs than any disk wants.
+const threadedSyncs = 8
+
+func parallelSyncs(threading string) int {
+	if threading == "off" {
+		return 1
+	}
+	return threadedSyncs
+}
+
 // bigFileThreshold is -B, or 0 (no big-file queue) when
 // --cancel-syscalls=mon_stat forbids the lstat that tells a file's size.
 //
@@ -550,7 +596,6 @@ func checkImplemented(s *settings) error {
 		name string
 	}{
 		{s.Socket != "", "--socket"},
-		{s.Threading != "off", "--threading"},
 		{s.Splitting != "off", "--splitting"},
 		// Dropping to the identity we already have is a no-op (the chown
 		// example passes --uid 0 --gid 0 and runs as root).

@@ -1,0 +1,123 @@
+package aggregator
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/clsync-go/clsync/watcher"
+)
+
+// parallelRun records which batches are running and lets the test end them.
+type parallelRun struct {
+	mu      sync.Mutex
+	running map[string]chan struct{}
+	started []string
+}
+
+func (p *parallelRun) sync(ctx context.Context, b Batch) error {
+	var paths []string
+	for _, it := range b.Items {
+		paths = append(paths, it.Path)
+	}
+	key := strings.Join(paths, ",")
+	release := make(chan struct{})
+	p.mu.Lock()
+	p.running[key] = release
+	p.started = append(p.started, key)
+	p.mu.Unlock()
+	select {
+	case <-release:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	delete(p.running, key)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *parallelRun) snapshot() (running []string, started []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.running {
+		running = append(running, k)
+	}
+	return running, append([]string(nil), p.started...)
+}
+
+func (p *parallelRun) finish(t *testing.T, key string) {
+	t.Helper()
+	p.mu.Lock()
+	release, ok := p.running[key]
+	p.mu.Unlock()
+	if !ok {
+		t.Fatalf("%q is not running", key)
+	}
+	close(release)
+}
+
+func TestParallelRuns(t *testing.T) {
+	for _, safe := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			p := &parallelRun{running: map[string]chan struct{}{}}
+			agg := New(Config{Parallel: 2, Safe: safe}, p.sync)
+			in := make(chan []watcher.Event)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go agg.Run(ctx, in)
+
+			in <- []watcher.Event{{Path: "a", Op: watcher.Create | watcher.Rescan, IsDir: true}}
+			synctest.Wait()
+			in <- []watcher.Event{{Path: "b", Op: watcher.Create}}
+			synctest.Wait()
+			if running, _ := p.snapshot(); len(running) != 2 {
+				t.Fatalf("safe=%v: running %q, want a and b at once", safe, running)
+			}
+			// a/x lies below the running a.
+			in <- []watcher.Event{{Path: "a/x", Op: watcher.Modify}}
+			synctest.Wait()
+			running, _ := p.snapshot()
+			if safe && len(running) != 2 {
+				t.Fatalf("safe: a/x started while a runs: %q", running)
+			}
+			p.finish(t, "b")
+			synctest.Wait()
+			running, started := p.snapshot()
+			if safe {
+				if len(running) != 1 || running[0] != "a" {
+					t.Fatalf("safe: a/x must wait for a, running %q", running)
+				}
+				p.finish(t, "a")
+				synctest.Wait()
+				_, started = p.snapshot()
+				if started[len(started)-1] != "a/x" {
+					t.Fatalf("safe: a/x never ran after a: %q", started)
+				}
+			} else if started[len(started)-1] != "a/x" {
+				t.Fatalf("full: a/x did not run beside a: %q", started)
+			}
+			time.Sleep(time.Millisecond)
+		})
+	}
+}
+
+func TestPathLocks(t *testing.T) {
+	l := newPathLocks()
+	l.add([]Item{{Path: "a/b"}})
+	for p, want := range map[string]bool{"a/b": true, "a": true, "": true, "a/b/c": true, "a/c": false, "b": false, "a/bc": false} {
+		if got := l.overlaps(p); got != want {
+			t.Errorf("overlaps(%q) = %v, want %v", p, got, want)
+		}
+	}
+	l.remove([]Item{{Path: "a/b"}})
+	if l.overlaps("a") || len(l.exact) != 0 || len(l.below) != 0 {
+		t.Errorf("locks left after remove: %v %v", l.exact, l.below)
+	}
+	l.add([]Item{{Path: ""}})
+	if !l.overlaps("anything/below") {
+		t.Error("a running root must hold everything")
+	}
+}
