@@ -318,3 +318,24 @@ func TestRsyncDirectFullInitialSync(t *testing.T) {
 		t.Fatal("a later sync ignored the rules")
 	}
 }
+
+// What rsync receives in rsyncdirect mode, recorded: clsync's argv (plus
+// --ignore-times and --numeric-ids, see rsyncArgs), its environment, the
+// watch dir as cwd, and the list contents.
+func TestRsyncDirectRecorded(t *testing.T) {
+	s := newSetup(t, "rsyncdirect", nil)
+	h := s.handler(t)
+	tree(t, s.src, "old/", "dir/new")
+	got := s.sync(t, h, false, Item{Path: "dir/new", Op: watcher.Create}, Item{Path: "old", Op: watcher.Remove, IsDir: true})
+	if len(got) != 1 || len(got[0].Args) != 11 {
+		t.Fatalf("runs: %s", runsString(got))
+	}
+	exc, inc := got[0].Args[5], got[0].Args[7]
+	s.check(t, got, want{
+		args:  []string{"-aH", "--ignore-times", "--numeric-ids", "--delete", "--exclude-from", exc, "--include-from", inc, "--exclude=*", s.src + "/", s.dst + "/"},
+		lists: []string{"", "/dir/\n/dir/new\n/old\n/old/***\n"},
+	})
+	if got[0].Status != "running" || got[0].Iteration != "7" || got[0].Cwd != s.src {
+		t.Errorf("env or cwd: %s", got[0])
+	}
+}
