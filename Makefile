@@ -1,7 +1,7 @@
 # clsync-go. `make test` installs what the tests need (Debian), then runs
 # vet, the race-enabled tests, a short pass of every fuzz target and the
 # FreeBSD compile check.
-GO        ?= go
+GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN       ?= ./clsync
 PREFIX    ?= /usr/local
 FUZZTIME  ?= 10s
