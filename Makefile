@@ -2,6 +2,8 @@
 # vet, the race-enabled tests, a short pass of every fuzz target and the
 # FreeBSD compile check.
 GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+# Tests build Go plugins with the go command: keep it on their PATH too.
+export PATH := $(dir $(GO)):$(PATH)
 BIN       ?= ./clsync
 PREFIX    ?= /usr/local
 FUZZTIME  ?= 10s
