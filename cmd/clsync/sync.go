@@ -42,12 +42,10 @@ type syncRun struct {
 	// events counts the kernel events read: a sync that failed while it
 	// grew failed on a tree that changed under it.
 	events atomic.Int64
-	// initialPending marks the next batch as the initial sync; initialDone
+	// initialPending: the initial sync has not completed; the batch that
+	// carries the root rescan is it. initialDone
 	// is closed when that sync succeeded.
 	initialPending atomic.Bool
-	// initialClaim is taken by the batch that runs the initial sync, so
-	// that with --threading no other batch takes itself for it.
-	initialClaim atomic.Bool
 	initialDone  chan struct{}
 
 	// busy is held while a sync runs, so SIGQUIT can wait for it.
@@ -355,14 +353,13 @@ func (r *syncRun) iterationsDone() bool {
 	return r.s.MaxIterations > 0 && r.iteration.Load() >= int64(r.s.MaxIterations)
 }
 
-var (
-	errQuitting       = errors.New("quitting")
-	errInitialPending = errors.New("the initial sync is still running")
-)
+var errQuitting = errors.New("quitting")
 
-// initialWait is how long a batch waits for the initial sync before it
-// goes back to the queue (only with --threading).
-const initialWait = 100 * time.Millisecond
+// rootRescan tells whether a batch syncs the whole tree. Items are sorted,
+// so the root comes first.
+func rootRescan(items []aggregator.Item) bool {
+	return len(items) > 0 && items[0].Path == "" && items[0].Op&watcher.Rescan != 0
+}
 
 // syncBatch runs the handler for one batch with clsync's tries (-r; 0 =
 // until it works) and -w between tries. A batch that still fails either
@@ -377,27 +374,11 @@ func (r *syncRun) syncBatch(ctx context.Context, b aggregator.Batch) error {
 	if r.quitting.Load() {
 		return errQuitting
 	}
-	initial := r.initialPending.Load() && r.initialClaim.CompareAndSwap(false, true)
-	if initial {
-		// An initial sync that did not complete goes back to the queue:
-		// whichever batch carries it next claims it again.
-		defer func() {
-			if r.initialPending.Load() {
-				r.initialClaim.Store(false)
-			}
-		}()
-	}
-	if !initial && r.initialPending.Load() {
-		// --threading: nothing is synced beside the initial sync, which
-		// must see the tree first. The batch goes back to the queue.
-		select {
-		case <-r.initialDone:
-		case <-time.After(initialWait):
-			return errInitialPending
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	// The initial sync is the batch with the root rescan, not merely the
+	// first batch: events read before the rescan was queued may make an
+	// ordinary batch come first. Two root batches never run at once (one
+	// sync at a time, or --threading's path locks).
+	initial := r.initialPending.Load() && rootRescan(b.Items)
 	items := b.Items
 	if !initial {
 		if items = r.modsig.filter(items); len(items) == 0 {
