@@ -37,35 +37,45 @@ func wholeVar(word string) (string, bool) {
 }
 
 func expandWord(word string, vars Vars) string {
-	if strings.IndexByte(word, '%') < 0 {
-		return word
+	return ExpandVars(word, func(name string) (string, bool) {
+		words, ok := vars(name)
+		return strings.Join(words, " "), ok
+	})
+}
+
+// ExpandVars replaces each %name% in s that lookup knows, keeps the others
+// as they are (clsync leaves unknown names for a later expansion), and
+// turns "%%" into "%". Options in the config file use it too.
+func ExpandVars(s string, lookup func(name string) (string, bool)) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
 	}
 	var b strings.Builder
 	for {
-		i := strings.IndexByte(word, '%')
+		i := strings.IndexByte(s, '%')
 		if i < 0 {
-			b.WriteString(word)
+			b.WriteString(s)
 			return b.String()
 		}
-		b.WriteString(word[:i])
-		word = word[i+1:]
-		if strings.HasPrefix(word, "%") {
+		b.WriteString(s[:i])
+		s = s[i+1:]
+		if strings.HasPrefix(s, "%") {
 			b.WriteByte('%')
-			word = word[1:]
+			s = s[1:]
 			continue
 		}
-		j := strings.IndexByte(word, '%')
+		j := strings.IndexByte(s, '%')
 		if j < 0 {
 			b.WriteByte('%')
-			b.WriteString(word)
+			b.WriteString(s)
 			return b.String()
 		}
-		name := word[:j]
-		if words, ok := vars(name); ok {
-			b.WriteString(strings.Join(words, " "))
+		name := s[:j]
+		if v, ok := lookup(name); ok {
+			b.WriteString(v)
 		} else {
 			b.WriteString("%" + name + "%")
 		}
-		word = word[j+1:]
+		s = s[j+1:]
 	}
 }

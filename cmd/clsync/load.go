@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/clsync-go/clsync/config"
+	"github.com/clsync-go/clsync/handlers"
 )
 
 // source says where an option's value came from, for error messages.
@@ -174,45 +174,21 @@ var errExpandLoop = errors.New("%option% references loop")
 // pid and %% by %, like clsync's parameter_expand. Names that are not set
 // options, such as the handler's %INCLUDE-LIST%, are kept for later.
 func expandOptions(v string, vals map[string][]string, depth int) (string, error) {
-	if !strings.Contains(v, "%") {
-		return v, nil
-	}
 	if depth > maxExpandDepth {
 		return "", errExpandLoop
 	}
-	var out strings.Builder
-	for {
-		i := strings.IndexByte(v, '%')
-		if i < 0 {
-			out.WriteString(v)
-			return out.String(), nil
+	var err error
+	out := handlers.ExpandVars(v, func(name string) (string, bool) {
+		if name == "PID" {
+			return strconv.Itoa(os.Getpid()), true
 		}
-		out.WriteString(v[:i])
-		v = v[i+1:]
-		if strings.HasPrefix(v, "%") {
-			out.WriteByte('%')
-			v = v[1:]
-			continue
+		val, ok := vals[name]
+		if !ok || name == "--" || name == "---" || len(val) == 0 || err != nil {
+			return "", false
 		}
-		j := strings.IndexByte(v, '%')
-		if j < 0 {
-			out.WriteByte('%')
-			out.WriteString(v)
-			return out.String(), nil
-		}
-		name := v[:j]
-		switch val, ok := vals[name]; {
-		case name == "PID":
-			out.WriteString(strconv.Itoa(os.Getpid()))
-		case ok && name != "--" && name != "---" && len(val) > 0:
-			e, err := expandOptions(last(val), vals, depth+1)
-			if err != nil {
-				return "", err
-			}
-			out.WriteString(e)
-		default:
-			out.WriteString("%" + name + "%")
-		}
-		v = v[j+1:]
-	}
+		var e string
+		e, err = expandOptions(last(val), vals, depth+1)
+		return e, err == nil
+	})
+	return out, err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -317,7 +318,7 @@ func listSetter(field func(*settings) *[]string, allowed []string) setter {
 				list = nil
 				continue
 			}
-			if allowed != nil && !contains(allowed, item) {
+			if allowed != nil && !slices.Contains(allowed, item) {
 				return usageErrorf("invalid item %q (expected: %s)", item, strings.Join(allowed, ", "))
 			}
 			list = append(list, item)
@@ -325,15 +326,6 @@ func listSetter(field func(*settings) *[]string, allowed []string) setter {
 		*field(s) = list
 		return nil
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // parseExitCodes: "-x 23 -x 24" and "-x 23,24" add codes; a 0 empties the

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,7 +47,7 @@ type syncRun struct {
 	// carries the root rescan is it. initialDone
 	// is closed when that sync succeeded.
 	initialPending atomic.Bool
-	initialDone  chan struct{}
+	initialDone    chan struct{}
 
 	// busy is held while a sync runs, so SIGQUIT can wait for it.
 	busy sync.RWMutex
@@ -552,7 +553,7 @@ func parallelSyncs(threading string) int {
 // When both queues have the same delay the queue makes no difference, and
 // the lstat per event is skipped as well.
 func bigFileThreshold(s *settings) int64 {
-	if contains(s.CancelSyscalls, "mon_stat") || s.CollectDelay == s.BigFileDelay {
+	if slices.Contains(s.CancelSyscalls, "mon_stat") || s.CollectDelay == s.BigFileDelay {
 		return 0
 	}
 	return s.BigFileThreshold

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -60,7 +61,7 @@ func checkConflicts(s *settings) error {
 		return conflict("--skip-initialsync", "--only-initialsync")
 	case s.FullInitialSync && s.SkipInitialSync:
 		return conflict("--full-initialsync", "--skip-initialsync")
-	case len(s.ModSignature) > 0 && contains(s.CancelSyscalls, "mon_stat"):
+	case len(s.ModSignature) > 0 && slices.Contains(s.CancelSyscalls, "mon_stat"):
 		return conflict("--modification-signature", "--cancel-syscalls=mon_stat")
 	case s.HaveRecursiveSync && rsyncMode:
 		return usageErrorf("--have-recursive-sync cannot be used in mode %s", s.Mode)
