@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clsync-go/clsync/handlers/clsyncplugin"
+	"github.com/clsync-go/clsync/internal/testlog"
 	"github.com/clsync-go/clsync/rules"
 	"github.com/clsync-go/clsync/watcher"
 )
@@ -195,7 +196,7 @@ func testPluginRecords(t *testing.T, so string) {
 		t.Fatal(err)
 	}
 	record := filepath.Join(t.TempDir(), "record")
-	log := &logBuffer{}
+	log := &testlog.Buffer{}
 	h, err := New(Config{Mode: "plugin", Program: so, WatchDir: "/w", Destination: "/d", Label: "lbl",
 		Filter: set, Timeout: time.Minute, Logger: slog.New(slog.NewTextHandler(log, nil)),
 		Option: func(name string) (string, bool) { return record, name == "record" }})

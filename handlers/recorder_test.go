@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,8 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/clsync-go/clsync/internal/testlog"
 )
 
 // The recording handler appends one record per run to a file: its argv,
@@ -150,13 +150,13 @@ type setup struct {
 	src, dst string
 	rec      *recorder
 	cfg      Config
-	log      *logBuffer
+	log      *testlog.Buffer
 }
 
 func newSetup(t *testing.T, mode string, options map[string]string) *setup {
 	t.Helper()
 	dir := t.TempDir()
-	s := &setup{src: filepath.Join(dir, "src"), dst: filepath.Join(dir, "dst"), rec: newRecorder(t, ""), log: &logBuffer{}}
+	s := &setup{src: filepath.Join(dir, "src"), dst: filepath.Join(dir, "dst"), rec: newRecorder(t, ""), log: &testlog.Buffer{}}
 	for _, d := range []string{s.src, s.dst} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -236,22 +236,4 @@ func runsString(runs []run) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// logBuffer collects a handler's log for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

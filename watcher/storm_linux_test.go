@@ -3,7 +3,6 @@
 package watcher
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clsync-go/clsync/internal/testlog"
 )
 
 // RENAME_EXCHANGE of two watched directories: two rename pairs whose second
@@ -188,7 +189,7 @@ func TestStormConverges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
 			seed := uint64(time.Now().UnixNano())
-			var trace lockedBuffer
+			var trace testlog.Buffer
 			t.Cleanup(func() {
 				if t.Failed() {
 					lines := strings.Split(string(trace.Bytes()), "\n")
@@ -233,23 +234,6 @@ func TestStormConverges(t *testing.T) {
 			checkTree(t, r, tc.monitor)
 		})
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
 }
 
 // storm makes random changes for d to paths of one to three components:

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clsync-go/clsync/internal/testlog"
 	"github.com/clsync-go/clsync/internal/treecmp"
 )
 
@@ -58,7 +59,7 @@ func TestExampleChown(t *testing.T) {
 	cmd := exec.Command(examplePath("chown/fix-ownership.sh"), root)
 	cmd.Env = clsyncOnPath(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	log := &syncBuffer{}
+	log := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -140,7 +141,7 @@ func TestExampleSystemdUnit(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
-	log := &syncBuffer{}
+	log := &testlog.Buffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clsync-go/clsync/internal/testlog"
 	"github.com/clsync-go/clsync/internal/treecmp"
 )
 
@@ -21,24 +21,7 @@ type mirror struct {
 	src, dst string
 	cancel   context.CancelFunc
 	done     chan int
-	stderr   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr   *testlog.Buffer
 }
 
 func needRsync(t *testing.T) {
@@ -54,7 +37,7 @@ func startMirror(t *testing.T, prepare func(src string), extra ...string) *mirro
 	t.Helper()
 	needRsync(t)
 	dir := t.TempDir()
-	m := &mirror{src: filepath.Join(dir, "src"), dst: filepath.Join(dir, "dst"), done: make(chan int, 1), stderr: &syncBuffer{}}
+	m := &mirror{src: filepath.Join(dir, "src"), dst: filepath.Join(dir, "dst"), done: make(chan int, 1), stderr: &testlog.Buffer{}}
 	for _, d := range []string{m.src, m.dst} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
