@@ -67,9 +67,8 @@ func runMain(ctx context.Context, argv []string, stdout, stderr io.Writer) (int,
 // run is the whole program behind main, so tests can call it in process.
 // It returns the exit code.
 func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
-	err := runErr(ctx, argv, stdout, stderr)
-	report(stderr, err)
-	return exitCode(err)
+	code, _ := runMain(ctx, argv, stdout, stderr)
+	return code
 }
 
 // report prints an error as the one line clsync users get.
