@@ -5,18 +5,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // benchEvents spreads n modify events over dirs directories, n/dirs files
 // each, in slices of 64 as a watcher read would deliver them.
-func benchEvents(n, dirs int) [][]watcher.Event {
-	var out [][]watcher.Event
-	var cur []watcher.Event
+func benchEvents(n, dirs int) [][]event.Event {
+	var out [][]event.Event
+	var cur []event.Event
 	for i := range n {
-		cur = append(cur, watcher.Event{
+		cur = append(cur, event.Event{
 			Path: fmt.Sprintf("src/d%05d/f%05d", i%dirs, i/dirs),
-			Op:   watcher.Modify,
+			Op:   event.Modify,
 			Mask: 2,
 		})
 		if len(cur) == 64 {
@@ -87,9 +87,9 @@ func BenchmarkAddCollapse(b *testing.B) {
 func BenchmarkAddRescan(b *testing.B) {
 	const n = 100000
 	evs := benchEvents(n, 10000)
-	var rescans []watcher.Event
+	var rescans []event.Event
 	for d := range 10000 {
-		rescans = append(rescans, watcher.Event{Path: fmt.Sprintf("src/d%05d", d), Op: watcher.Rescan, IsDir: true})
+		rescans = append(rescans, event.Event{Path: fmt.Sprintf("src/d%05d", d), Op: event.Rescan, IsDir: true})
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // Queue tells which of clsync's queues a batch comes from.
@@ -92,19 +92,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// Item is one path to sync.
-type Item struct {
-	Path  string // relative to the watched root, "" is the root
-	Op    watcher.Op
-	IsDir bool
-	Mask  uint32
-}
-
 // Batch is what one handler run syncs: Items sorted by Path in byte order,
 // no item below another item that has Rescan.
 type Batch struct {
 	Queue Queue
-	Items []Item
+	Items []event.Event
 }
 
 // Core is the aggregator's state machine. It is not safe for concurrent use;
@@ -148,10 +140,10 @@ func NewCore(cfg Config) *Core {
 }
 
 // Add merges events that were read at now.
-func (c *Core) Add(events []watcher.Event, now time.Time) {
+func (c *Core) Add(events []event.Event, now time.Time) {
 	detect := c.cfg.BigFileThreshold > 0 && c.cfg.Stat != nil
 	for _, ev := range events {
-		maybeBig := detect && !ev.IsDir && ev.Op&(watcher.Remove|watcher.Rescan) == 0
+		maybeBig := detect && !ev.IsDir && ev.Op&(event.Remove|event.Rescan) == 0
 		c.add(ev.Path, ev.Op, ev.IsDir, ev.Mask, slot{Normal, now}, maybeBig)
 	}
 }
@@ -160,13 +152,13 @@ func (c *Core) Add(events []watcher.Event, now time.Time) {
 // returns it (with whatever else is due) as soon as no run is in progress,
 // regardless of -w.
 func (c *Core) Rescan(now time.Time) {
-	c.add("", watcher.Rescan, true, 0, slot{Instant, now}, false)
+	c.add("", event.Rescan, true, 0, slot{Instant, now}, false)
 }
 
 // Requeue merges back the items of a failed run into the normal queue, due
 // at once, subject to -w. The queue has one clock, as in clsync, so what
 // else waits in it leaves with them.
-func (c *Core) Requeue(items []Item, now time.Time) {
+func (c *Core) Requeue(items []event.Event, now time.Time) {
 	s := slot{Normal, now.Add(-c.cfg.CollectDelay)}
 	for _, it := range items {
 		c.add(it.Path, it.Op, it.IsDir, it.Mask, s, false)
@@ -267,7 +259,7 @@ func (c *Core) emit(take [numQueues]bool, now time.Time) Batch {
 			n += c.queues[q].len
 		}
 	}
-	b := Batch{Items: make([]Item, 0, n)}
+	b := Batch{Items: make([]event.Event, 0, n)}
 	labelled := false
 	// Most urgent first: the batch is named after the first queue taken.
 	for _, q := range []Queue{Instant, Normal, BigFile} {
@@ -279,11 +271,11 @@ func (c *Core) emit(take [numQueues]bool, now time.Time) Batch {
 		}
 		for qu := &c.queues[q]; qu.head != nil; {
 			nd := qu.head
-			b.Items = append(b.Items, Item{Path: nd.path, Op: nd.op, IsDir: nd.isDir, Mask: nd.mask})
+			b.Items = append(b.Items, event.Event{Path: nd.path, Op: nd.op, IsDir: nd.isDir, Mask: nd.mask})
 			c.unqueue(nd)
 		}
 	}
-	slices.SortFunc(b.Items, func(x, y Item) int { return strings.Compare(x.Path, y.Path) })
+	slices.SortFunc(b.Items, func(x, y event.Event) int { return strings.Compare(x.Path, y.Path) })
 	c.running++
 	c.started, c.lastStart = true, now
 	return b
@@ -292,9 +284,9 @@ func (c *Core) emit(take [numQueues]bool, now time.Time) Batch {
 // add merges one change of path p into the tree. s is where the change
 // would go on its own; maybeBig says s may turn into the big-file queue
 // depending on the file's size.
-func (c *Core) add(p string, op watcher.Op, isDir bool, mask uint32, s slot, maybeBig bool) {
+func (c *Core) add(p string, op event.Op, isDir bool, mask uint32, s slot, maybeBig bool) {
 	nd, anc := c.locate(p)
-	if nd == nil && anc != nil && anc.queued && anc.op&watcher.Rescan != 0 {
+	if nd == nil && anc != nil && anc.queued && anc.op&event.Rescan != 0 {
 		// A Rescan above p will sync p anyway; only its timing may change.
 		have := c.slotOf(anc)
 		c.promote(anc, c.pick(p, s, maybeBig, &have))
@@ -314,7 +306,7 @@ func (c *Core) add(p string, op watcher.Op, isDir bool, mask uint32, s slot, may
 		}
 		c.setQueued(nd, op, isDir, mask, s)
 	}
-	if op&watcher.Rescan != 0 && nd.kids != nil {
+	if op&event.Rescan != 0 && nd.kids != nil {
 		c.absorb(nd)
 	}
 	// Only anc gained a child: every node created below it has one.
@@ -388,7 +380,7 @@ func (c *Core) enqueue(nd *node, s slot) {
 }
 
 // setQueued turns a tracked (or new) node into a queued entry.
-func (c *Core) setQueued(nd *node, op watcher.Op, isDir bool, mask uint32, s slot) {
+func (c *Core) setQueued(nd *node, op event.Op, isDir bool, mask uint32, s slot) {
 	nd.queued, nd.op, nd.isDir, nd.mask = true, op, isDir, mask
 	c.enqueue(nd, s)
 	for x := nd; x != nil; x = x.parent {
@@ -428,14 +420,14 @@ func (c *Core) absorb(d *node) {
 // collapse replaces everything queued below d by d with Rescan.
 func (c *Core) collapse(d *node) {
 	if d.queued {
-		d.op |= watcher.Rescan
+		d.op |= event.Rescan
 		d.isDir = true
 		c.absorb(d)
 		return
 	}
 	// d is tracked but not queued, so something below it is: found is true.
 	k, best, _ := c.dropBelow(d)
-	c.setQueued(d, watcher.Rescan, true, 0, best)
+	c.setQueued(d, event.Rescan, true, 0, best)
 	c.subtract(d, k)
 }
 

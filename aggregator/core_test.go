@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // runScript drives a Core through a script, one command a line, each line
@@ -44,7 +44,7 @@ func runScript(t *testing.T, cfg Config, script string) {
 		now, args := t0.Add(d), f[2:]
 		switch f[1] {
 		case "add":
-			var evs []watcher.Event
+			var evs []event.Event
 			for _, a := range args {
 				ev, err := parseEvent(a)
 				if err != nil {
@@ -321,15 +321,15 @@ func TestStatOnlyForRegularFileEvents(t *testing.T) {
 		},
 	}
 	c := NewCore(cfg)
-	c.Add([]watcher.Event{
-		{Path: "dir", Op: watcher.Create, IsDir: true},
-		{Path: "gone", Op: watcher.Remove},
-		{Path: "moved", Op: watcher.Remove | watcher.Create},
-		{Path: "scan", Op: watcher.Rescan},
-		{Path: "file", Op: watcher.Modify},
+	c.Add([]event.Event{
+		{Path: "dir", Op: event.Create, IsDir: true},
+		{Path: "gone", Op: event.Remove},
+		{Path: "moved", Op: event.Remove | event.Create},
+		{Path: "scan", Op: event.Rescan},
+		{Path: "file", Op: event.Modify},
 		// Already in the normal queue, due before anything this event
 		// could choose: no lstat.
-		{Path: "file", Op: watcher.Modify},
+		{Path: "file", Op: event.Modify},
 	}, t0)
 	if !slices.Equal(calls, []string{"file"}) {
 		t.Fatalf("Stat called for %q, want only [file]", calls)
@@ -338,7 +338,7 @@ func TestStatOnlyForRegularFileEvents(t *testing.T) {
 	cfg.BigFileThreshold = 0
 	calls = nil
 	c = NewCore(cfg)
-	c.Add([]watcher.Event{{Path: "file", Op: watcher.Modify}}, t0)
+	c.Add([]event.Event{{Path: "file", Op: event.Modify}}, t0)
 	if len(calls) != 0 {
 		t.Fatalf("-B 0 still calls Stat: %q", calls)
 	}
@@ -346,15 +346,15 @@ func TestStatOnlyForRegularFileEvents(t *testing.T) {
 
 func TestMaskIsORed(t *testing.T) {
 	c := NewCore(Config{})
-	c.Add([]watcher.Event{{Path: "f", Op: watcher.Create, Mask: 0x100}}, t0)
-	c.Add([]watcher.Event{{Path: "f", Op: watcher.Modify, Mask: 0x2}, {Path: "g", Op: watcher.Modify, Mask: 0x8}}, t0)
+	c.Add([]event.Event{{Path: "f", Op: event.Create, Mask: 0x100}}, t0)
+	c.Add([]event.Event{{Path: "f", Op: event.Modify, Mask: 0x2}, {Path: "g", Op: event.Modify, Mask: 0x8}}, t0)
 	b, ok := c.Next(t0)
 	if !ok {
 		t.Fatal("no batch")
 	}
-	want := []Item{
-		{Path: "f", Op: watcher.Create | watcher.Modify, Mask: 0x102},
-		{Path: "g", Op: watcher.Modify, Mask: 0x8},
+	want := []event.Event{
+		{Path: "f", Op: event.Create | event.Modify, Mask: 0x102},
+		{Path: "g", Op: event.Modify, Mask: 0x8},
 	}
 	if !slices.Equal(b.Items, want) {
 		t.Fatalf("got %+v, want %+v", b.Items, want)
@@ -379,14 +379,14 @@ func TestCollapseCoversEveryPath(t *testing.T) {
 			for i := range tt.n {
 				p := tt.paths(i)
 				all = append(all, p)
-				c.Add([]watcher.Event{{Path: p, Op: watcher.Modify}}, t0)
+				c.Add([]event.Event{{Path: p, Op: event.Modify}}, t0)
 				checkInvariants(t, c)
 			}
 			b, ok := c.Flush(t0)
 			if !ok {
 				t.Fatal("nothing queued")
 			}
-			if len(b.Items) != 1 || b.Items[0].Path != tt.wantIn || b.Items[0].Op&watcher.Rescan == 0 || !b.Items[0].IsDir {
+			if len(b.Items) != 1 || b.Items[0].Path != tt.wantIn || b.Items[0].Op&event.Rescan == 0 || !b.Items[0].IsDir {
 				t.Fatalf("got %s, want one Rescan of %q", formatBatch(b), tt.wantIn)
 			}
 			for _, p := range all {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // fuzzInput hands out the fuzzer's bytes; zeros once they run out.
@@ -163,26 +163,26 @@ func FuzzCoverage(f *testing.F) {
 		for len(in) > 0 {
 			switch in.byte() % 8 {
 			case 0, 1, 2:
-				evs := make([]watcher.Event, 1+in.byte()%4)
+				evs := make([]event.Event, 1+in.byte()%4)
 				for i := range evs {
 					parts := make([]string, in.byte()%4)
 					for j := range parts {
 						parts[j] = comps[in.byte()%3]
 					}
 					b := in.byte()
-					ev := watcher.Event{
+					ev := event.Event{
 						Path:  strings.Join(parts, "/"),
-						Op:    watcher.Op(1 << (b % 5)),
+						Op:    event.Op(1 << (b % 5)),
 						IsDir: b&0x80 != 0,
 						Mask:  uint32(b),
 					}
 					if b&0x40 != 0 {
-						ev.Op |= watcher.Op(1 << (b >> 3 % 5))
+						ev.Op |= event.Op(1 << (b >> 3 % 5))
 					}
 					evs[i] = ev
 					d := cfg.CollectDelay
 					if size, ok := fuzzSize(ev.Path); ok && size > cfg.BigFileThreshold && cfg.BigFileThreshold > 0 &&
-						!ev.IsDir && ev.Op&(watcher.Remove|watcher.Rescan) == 0 {
+						!ev.IsDir && ev.Op&(event.Remove|event.Rescan) == 0 {
 						d = cfg.BigFileDelay
 					}
 					mark(ev.Path, pend{deadline: now.Add(d)})

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // t0 is where the test clocks start; synctest bubbles start there too.
@@ -15,7 +15,7 @@ var t0 = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // opLetters spells ops compactly in test scripts: c m a r R.
 const opLetters = "cmarR"
 
-func formatOp(op watcher.Op) string {
+func formatOp(op event.Op) string {
 	var b strings.Builder
 	for i := range len(opLetters) {
 		if op&(1<<i) != 0 {
@@ -25,8 +25,8 @@ func formatOp(op watcher.Op) string {
 	return b.String()
 }
 
-func parseOp(s string) (watcher.Op, error) {
-	var op watcher.Op
+func parseOp(s string) (event.Op, error) {
+	var op event.Op
 	for i := range len(s) {
 		j := strings.IndexByte(opLetters, s[i])
 		if j < 0 {
@@ -38,7 +38,7 @@ func parseOp(s string) (watcher.Op, error) {
 }
 
 // formatItem writes path:ops, "." for the root, "/d" for directories.
-func formatItem(it Item) string {
+func formatItem(it event.Event) string {
 	p := it.Path
 	if p == "" {
 		p = "."
@@ -59,12 +59,12 @@ func formatBatch(b Batch) string {
 }
 
 // parseEvent reads path:ops[/d], "." for the root.
-func parseEvent(s string) (watcher.Event, error) {
+func parseEvent(s string) (event.Event, error) {
 	i := strings.LastIndexByte(s, ':')
 	if i < 0 {
-		return watcher.Event{}, fmt.Errorf("event %q: want path:ops", s)
+		return event.Event{}, fmt.Errorf("event %q: want path:ops", s)
 	}
-	ev := watcher.Event{Path: s[:i]}
+	ev := event.Event{Path: s[:i]}
 	if ev.Path == "." {
 		ev.Path = ""
 	}
@@ -86,8 +86,8 @@ func isBelow(p, d string) bool {
 }
 
 // covers reports whether syncing it syncs a change of p.
-func covers(it Item, p string) bool {
-	return it.Path == p || it.Op&watcher.Rescan != 0 && isBelow(p, it.Path)
+func covers(it event.Event, p string) bool {
+	return it.Path == p || it.Op&event.Rescan != 0 && isBelow(p, it.Path)
 }
 
 // checkInvariants verifies the Core's bookkeeping from scratch.
@@ -111,7 +111,7 @@ func checkInvariants(t testing.TB, c *Core) {
 			if parentPath(k.path) != nd.path {
 				t.Fatalf("node %q under %q", k.path, nd.path)
 			}
-			if nd.queued && nd.op&watcher.Rescan != 0 {
+			if nd.queued && nd.op&event.Rescan != 0 {
 				t.Fatalf("node %q tracked below queued Rescan %q", k.path, nd.path)
 			}
 			n += walk(k)

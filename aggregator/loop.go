@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // SyncFunc syncs one batch. Runs never overlap. A non-nil error sends the
@@ -49,7 +49,7 @@ func New(cfg Config, sync SyncFunc) *Aggregator {
 // still queued is dropped. It reads in while a sync runs. When in is
 // closed Run stops reading it and keeps syncing what is queued (and serving
 // Flush and Rescan) until ctx is done. Run must be called once.
-func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
+func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 	defer close(a.stopped)
 	core := NewCore(a.cfg)
 	syncCtx, cancel := context.WithCancel(ctx)
@@ -61,7 +61,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 		runs      = map[int]Batch{} // running batches by id
 		nextID    int
 		locks     = newPathLocks()   // paths of running batches (Safe)
-		held      []Item             // items kept back by Safe until a run ends
+		held      []event.Event      // items kept back by Safe until a run ends
 		waiting   []chan flushResult // Flush callers not served yet
 		serving   []chan flushResult // Flush callers the flush run serves
 		servingID = -1
@@ -100,7 +100,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []watcher.Event) error {
 				break
 			}
 			if a.cfg.Safe {
-				var keep []Item
+				var keep []event.Event
 				for _, it := range b.Items {
 					if locks.overlaps(it.Path) {
 						held = append(held, it)
@@ -196,14 +196,14 @@ func ancestors(p string, f func(string)) {
 	f("")
 }
 
-func (l *pathLocks) add(items []Item) {
+func (l *pathLocks) add(items []event.Event) {
 	for _, it := range items {
 		l.exact[it.Path]++
 		ancestors(it.Path, func(a string) { l.below[a]++ })
 	}
 }
 
-func (l *pathLocks) remove(items []Item) {
+func (l *pathLocks) remove(items []event.Event) {
 	for _, it := range items {
 		if l.exact[it.Path]--; l.exact[it.Path] <= 0 {
 			delete(l.exact, it.Path)

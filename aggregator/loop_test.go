@@ -7,7 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // call is one SyncFunc call: when (since the bubble's start) and what.
@@ -21,7 +21,7 @@ type call struct {
 type harness struct {
 	t      *testing.T
 	agg    *Aggregator
-	in     chan []watcher.Event
+	in     chan []event.Event
 	calls  chan call
 	cancel context.CancelFunc
 	errc   chan error
@@ -31,7 +31,7 @@ func startHarness(t *testing.T, cfg Config, result func(ctx context.Context, n i
 	start := time.Now()
 	h := &harness{
 		t:     t,
-		in:    make(chan []watcher.Event),
+		in:    make(chan []event.Event),
 		calls: make(chan call, 16),
 		errc:  make(chan error, 1),
 	}
@@ -52,7 +52,7 @@ func startHarness(t *testing.T, cfg Config, result func(ctx context.Context, n i
 
 func (h *harness) send(evs ...string) {
 	h.t.Helper()
-	var batch []watcher.Event
+	var batch []event.Event
 	for _, s := range evs {
 		ev, err := parseEvent(s)
 		if err != nil {

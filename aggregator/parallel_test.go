@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // parallelRun records which batches are running and lets the test end them.
@@ -64,20 +64,20 @@ func TestParallelRuns(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := &parallelRun{running: map[string]chan struct{}{}}
 			agg := New(Config{Parallel: 2, Safe: safe}, p.sync)
-			in := make(chan []watcher.Event)
+			in := make(chan []event.Event)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			go agg.Run(ctx, in)
 
-			in <- []watcher.Event{{Path: "a", Op: watcher.Create | watcher.Rescan, IsDir: true}}
+			in <- []event.Event{{Path: "a", Op: event.Create | event.Rescan, IsDir: true}}
 			synctest.Wait()
-			in <- []watcher.Event{{Path: "b", Op: watcher.Create}}
+			in <- []event.Event{{Path: "b", Op: event.Create}}
 			synctest.Wait()
 			if running, _ := p.snapshot(); len(running) != 2 {
 				t.Fatalf("safe=%v: running %q, want a and b at once", safe, running)
 			}
 			// a/x lies below the running a.
-			in <- []watcher.Event{{Path: "a/x", Op: watcher.Modify}}
+			in <- []event.Event{{Path: "a/x", Op: event.Modify}}
 			synctest.Wait()
 			running, _ := p.snapshot()
 			if safe && len(running) != 2 {
@@ -106,17 +106,17 @@ func TestParallelRuns(t *testing.T) {
 
 func TestPathLocks(t *testing.T) {
 	l := newPathLocks()
-	l.add([]Item{{Path: "a/b"}})
+	l.add([]event.Event{{Path: "a/b"}})
 	for p, want := range map[string]bool{"a/b": true, "a": true, "": true, "a/b/c": true, "a/c": false, "b": false, "a/bc": false} {
 		if got := l.overlaps(p); got != want {
 			t.Errorf("overlaps(%q) = %v, want %v", p, got, want)
 		}
 	}
-	l.remove([]Item{{Path: "a/b"}})
+	l.remove([]event.Event{{Path: "a/b"}})
 	if l.overlaps("a") || len(l.exact) != 0 || len(l.below) != 0 {
 		t.Errorf("locks left after remove: %v %v", l.exact, l.below)
 	}
-	l.add([]Item{{Path: ""}})
+	l.add([]event.Event{{Path: ""}})
 	if !l.overlaps("anything/below") {
 		t.Error("a running root must hold everything")
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // node is one tracked path. A node lives while it or a descendant is queued
@@ -24,7 +24,7 @@ type node struct {
 	queued       bool
 	q            Queue
 	qprev, qnext *node // the queue's list
-	op           watcher.Op
+	op           event.Op
 	isDir        bool
 	mask         uint32
 }

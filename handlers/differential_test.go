@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/internal/treecmp"
-	"github.com/clsync-go/clsync/watcher"
 )
 
 // The differential tests run Debian's clsync 0.4.5 with the recording
@@ -59,14 +59,14 @@ const sentinelPrefix = "zz-sentinel-"
 type diffPhase struct {
 	name  string
 	do    func(t *testing.T, src string)
-	items []Item
+	items []event.Event
 }
 
 var diffScript = []diffPhase{
-	{name: "initial sync", do: func(t *testing.T, src string) {}, items: []Item{{Path: "", Op: watcher.Rescan, IsDir: true}}},
+	{name: "initial sync", do: func(t *testing.T, src string) {}, items: []event.Event{{Path: "", Op: event.Rescan, IsDir: true}}},
 	{name: "create a file", do: func(t *testing.T, src string) {
 		writeFile(t, src, "file1", "new\n")
-	}, items: []Item{{Path: "file1", Op: watcher.Create | watcher.Modify, Mask: 0x10a}}},
+	}, items: []event.Event{{Path: "file1", Op: event.Create | event.Modify, Mask: 0x10a}}},
 	{name: "modify, mkdir with files, odd names", do: func(t *testing.T, src string) {
 		appendFile(t, filepath.Join(src, "file1"), "more\n")
 		for _, d := range []string{"d1", "d1/sub"} {
@@ -77,21 +77,21 @@ var diffScript = []diffPhase{
 		for _, f := range []string{"d1/inner", "d1/sub/deep", " sp ace", "-dash", "%TYPE%", "nl\nname"} {
 			writeFile(t, src, f, "x")
 		}
-	}, items: []Item{
-		{Path: " sp ace", Op: watcher.Create | watcher.Modify, Mask: 0x10a},
-		{Path: "%TYPE%", Op: watcher.Create | watcher.Modify, Mask: 0x10a},
-		{Path: "-dash", Op: watcher.Create | watcher.Modify, Mask: 0x10a},
-		{Path: "d1", Op: watcher.Create | watcher.Rescan, IsDir: true, Mask: 0x40000100},
-		{Path: "file1", Op: watcher.Modify, Mask: 0xa},
-		{Path: "nl\nname", Op: watcher.Create | watcher.Modify, Mask: 0x10a},
+	}, items: []event.Event{
+		{Path: " sp ace", Op: event.Create | event.Modify, Mask: 0x10a},
+		{Path: "%TYPE%", Op: event.Create | event.Modify, Mask: 0x10a},
+		{Path: "-dash", Op: event.Create | event.Modify, Mask: 0x10a},
+		{Path: "d1", Op: event.Create | event.Rescan, IsDir: true, Mask: 0x40000100},
+		{Path: "file1", Op: event.Modify, Mask: 0xa},
+		{Path: "nl\nname", Op: event.Create | event.Modify, Mask: 0x10a},
 	}},
 	{name: "rename a directory", do: func(t *testing.T, src string) {
 		if err := os.Rename(filepath.Join(src, "d1"), filepath.Join(src, "d2")); err != nil {
 			t.Fatal(err)
 		}
-	}, items: []Item{
-		{Path: "d1", Op: watcher.Remove, IsDir: true, Mask: 0x40000040},
-		{Path: "d2", Op: watcher.Create | watcher.Rescan, IsDir: true, Mask: 0x40000080},
+	}, items: []event.Event{
+		{Path: "d1", Op: event.Remove, IsDir: true, Mask: 0x40000040},
+		{Path: "d2", Op: event.Create | event.Rescan, IsDir: true, Mask: 0x40000080},
 	}},
 	{name: "delete", do: func(t *testing.T, src string) {
 		for _, p := range []string{"d2/inner", "d2/sub/deep", "d2/sub", "d2", "pre"} {
@@ -99,12 +99,12 @@ var diffScript = []diffPhase{
 				t.Fatal(err)
 			}
 		}
-	}, items: []Item{
-		{Path: "d2", Op: watcher.Remove, IsDir: true, Mask: 0x40000200},
-		{Path: "d2/inner", Op: watcher.Remove, Mask: 0x200},
-		{Path: "d2/sub", Op: watcher.Remove, IsDir: true, Mask: 0x40000200},
-		{Path: "d2/sub/deep", Op: watcher.Remove, Mask: 0x200},
-		{Path: "pre", Op: watcher.Remove, Mask: 0x200},
+	}, items: []event.Event{
+		{Path: "d2", Op: event.Remove, IsDir: true, Mask: 0x40000200},
+		{Path: "d2/inner", Op: event.Remove, Mask: 0x200},
+		{Path: "d2/sub", Op: event.Remove, IsDir: true, Mask: 0x40000200},
+		{Path: "d2/sub/deep", Op: event.Remove, Mask: 0x200},
+		{Path: "pre", Op: event.Remove, Mask: 0x200},
 	}},
 }
 
@@ -417,7 +417,7 @@ func (d *diffRun) checkShapes(t *testing.T, s *diffSide) {
 // below, an item with Rescan.
 func walked(phase int, path string) bool {
 	for _, it := range diffScript[phase].items {
-		if it.Op&watcher.Rescan != 0 && (it.Path == "" || path == it.Path || strings.HasPrefix(path, it.Path+"/")) {
+		if it.Op&event.Rescan != 0 && (it.Path == "" || path == it.Path || strings.HasPrefix(path, it.Path+"/")) {
 			return true
 		}
 	}

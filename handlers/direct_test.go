@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 func TestDirectRecordsOneRunPerBatch(t *testing.T) {
@@ -22,7 +22,7 @@ func TestDirectInitialSync(t *testing.T) {
 	s := newSetup(t, "direct", nil)
 	tree(t, s.src, "b/c", "a")
 	h := s.handler(t)
-	s.check(t, s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true}),
+	s.check(t, s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true}),
 		want{args: []string{".", "a", "b", "b/c", s.dst + "/"}})
 }
 
@@ -37,7 +37,7 @@ func TestDirectRefusesMissingDestination(t *testing.T) {
 	}
 	s.cfg.Template = []string{"%INCLUDE-LIST%", "/backup/"}
 	h := s.handler(t)
-	s.check(t, s.sync(t, h, false, Item{Path: "x", Op: watcher.Create}), want{args: []string{"x", "/backup/"}})
+	s.check(t, s.sync(t, h, false, event.Event{Path: "x", Op: event.Create}), want{args: []string{"x", "/backup/"}})
 }
 
 // Many paths are split over several runs that each stay within the argv
@@ -45,12 +45,12 @@ func TestDirectRefusesMissingDestination(t *testing.T) {
 func TestDirectSplitsLongArgv(t *testing.T) {
 	s := newSetup(t, "direct", nil)
 	h := s.handler(t)
-	var items []Item
+	var items []event.Event
 	var names []string
 	for i := 0; i < 3000; i++ {
 		n := fmt.Sprintf("%040d", i)
 		names = append(names, n)
-		items = append(items, Item{Path: n, Op: watcher.Modify})
+		items = append(items, event.Event{Path: n, Op: event.Modify})
 	}
 	runs := s.sync(t, h, false, items...)
 	if len(runs) < 2 {
@@ -81,7 +81,7 @@ func TestDirectListFile(t *testing.T) {
 	s.cfg.Template = []string{"%TYPE%", "%INCLUDE-LIST-PATH%", "%EXCLUDE-LIST-PATH%", "%EVENT-MASK%", "%destination-dir%"}
 	tree(t, s.src, "a")
 	h := s.handler(t)
-	got := s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true})
+	got := s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true})
 	if len(got) != 1 || len(got[0].Args) != 5 {
 		t.Fatalf("runs: %s", runsString(got))
 	}

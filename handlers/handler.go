@@ -10,17 +10,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/clsync-go/clsync/aggregator"
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/privsep"
 )
-
-// Item is one path to sync, as the aggregator batches it.
-type Item = aggregator.Item
 
 // Handler syncs batches. Sync is not called concurrently.
 type Handler interface {
 	// Sync syncs items; initial marks the initial sync of the whole tree.
-	Sync(ctx context.Context, items []Item, initial bool) error
+	Sync(ctx context.Context, items []event.Event, initial bool) error
 	// Close removes what the handler created (its private lists dir).
 	Close() error
 }

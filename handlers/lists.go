@@ -11,53 +11,16 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
-
-// inotify's IN_* values, which handlers receive as %EVENT-MASK% and in list
-// lines on every OS: handlers written for clsync test these bits.
-const (
-	inModify = 0x2
-	inAttrib = 0x4
-	inCreate = 0x100
-	inDelete = 0x200
-	inIsDir  = 0x40000000
-)
-
-// eventMask is the item's mask for %EVENT-MASK%: the kernel's, or, for a
-// synthetic item (a walk, a rescan, a backend without masks), one built
-// from Op so that handlers can rely on it. A rescanned object is reported
-// as created, as clsync reports what its walks find.
-func eventMask(it Item) uint32 {
-	if it.Mask != 0 {
-		return it.Mask
-	}
-	var m uint32
-	if it.Op&(watcher.Create|watcher.Rescan) != 0 {
-		m |= inCreate
-	}
-	if it.Op&watcher.Modify != 0 {
-		m |= inModify
-	}
-	if it.Op&watcher.Attrib != 0 {
-		m |= inAttrib
-	}
-	if it.Op&watcher.Remove != 0 {
-		m |= inDelete
-	}
-	if it.IsDir {
-		m |= inIsDir
-	}
-	return m
-}
 
 // walkedMask is clsync's mask for an object found by a walk: IN_CREATE,
 // with IN_ISDIR for a directory.
 func walkedMask(isDir bool) uint32 {
 	if isDir {
-		return inCreate | inIsDir
+		return event.InCreate | event.InIsDir
 	}
-	return inCreate
+	return event.InCreate
 }
 
 // step is one object a non-rsync mode hands to the handler.
@@ -84,13 +47,13 @@ type planner struct {
 // never follows symlinks; with --have-recursive-sync it becomes a single
 // recursive step. A removed directory is one step: it is gone, there is
 // nothing to walk.
-func (p planner) plan(items []Item, initial bool) ([]step, error) {
+func (p planner) plan(items []event.Event, initial bool) ([]step, error) {
 	if initial && p.fullInitial {
 		p.filter = nil
 	}
 	var steps []step
 	for _, it := range items {
-		if it.Op&watcher.Rescan != 0 && p.isRealDir(it.Path) {
+		if it.Op&event.Rescan != 0 && p.isRealDir(it.Path) {
 			var err error
 			if steps, err = p.walk(steps, it); err != nil {
 				return nil, err
@@ -100,7 +63,7 @@ func (p planner) plan(items []Item, initial bool) ([]step, error) {
 		if p.filter != nil && it.Path != "" && !p.filter.Sync(it.Path, it.IsDir) {
 			continue
 		}
-		steps = append(steps, step{rel: it.Path, mask: eventMask(it)})
+		steps = append(steps, step{rel: it.Path, mask: it.EventMask()})
 	}
 	return steps, nil
 }
@@ -126,7 +89,7 @@ func (p planner) isRealDir(rel string) bool {
 // walk appends the steps for the rescanned directory it and what lies below
 // it. The rules decide as in clsync's walk: an object they do not sync is
 // skipped, a directory they do not walk is not entered.
-func (p planner) walk(steps []step, it Item) ([]step, error) {
+func (p planner) walk(steps []step, it event.Event) ([]step, error) {
 	top := filepath.Join(p.root, it.Path)
 	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -149,7 +112,7 @@ func (p planner) walk(steps []step, it Item) ([]step, error) {
 		s := step{rel: rel, mask: walkedMask(dir)}
 		if path == top {
 			// The item itself keeps what the kernel said about it.
-			s.mask = eventMask(Item{Path: it.Path, Op: it.Op, IsDir: true, Mask: it.Mask})
+			s.mask = event.Event{Path: it.Path, Op: it.Op, IsDir: true, Mask: it.Mask}.EventMask()
 		}
 		if p.filter != nil && rel != "" {
 			// SkipDir only for directories: for a file it would skip

@@ -6,30 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
-
-// Masks of synthetic items use inotify's values, as clsync's handlers
-// expect: IN_CREATE 0x100, IN_MODIFY 0x2, IN_ATTRIB 0x4, IN_DELETE 0x200,
-// IN_ISDIR 0x40000000. A kernel mask is passed on untouched.
-func TestEventMask(t *testing.T) {
-	for _, c := range []struct {
-		it   Item
-		want uint32
-	}{
-		{Item{Op: watcher.Create}, 0x100},
-		{Item{Op: watcher.Create | watcher.Modify}, 0x102},
-		{Item{Op: watcher.Attrib, IsDir: true}, 0x40000004},
-		{Item{Op: watcher.Remove, IsDir: true}, 0x40000200},
-		{Item{Op: watcher.Rescan, IsDir: true}, 0x40000100},
-		{Item{Op: watcher.Remove | watcher.Create}, 0x300},
-		{Item{Op: watcher.Create, Mask: 0x80}, 0x80},
-	} {
-		if got := eventMask(c.it); got != c.want {
-			t.Errorf("eventMask(%s dir=%v mask=%#x) = %#x, want %#x", c.it.Op, c.it.IsDir, c.it.Mask, got, c.want)
-		}
-	}
-}
 
 func TestSplitArgv(t *testing.T) {
 	if parts := splitArgv(nil); len(parts) != 0 {
@@ -51,7 +29,7 @@ func TestPlanDoesNotWalkThroughSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := planner{root: root}
-	steps, err := p.plan([]Item{{Path: "link/sub", Op: watcher.Rescan, IsDir: true}, {Path: "link", Op: watcher.Rescan, IsDir: true}}, false)
+	steps, err := p.plan([]event.Event{{Path: "link/sub", Op: event.Rescan, IsDir: true}, {Path: "link", Op: event.Rescan, IsDir: true}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

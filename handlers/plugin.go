@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/handlers/clsyncplugin"
 )
 
@@ -47,7 +48,7 @@ func newPlugin(cfg Config) (Handler, error) {
 	return &pluginHandler{cfg: cfg, path: cfg.Program, syncer: syncer}, nil
 }
 
-func (h *pluginHandler) Sync(ctx context.Context, items []Item, initial bool) error {
+func (h *pluginHandler) Sync(ctx context.Context, items []event.Event, initial bool) error {
 	filter := h.cfg.Filter
 	if initial && h.cfg.FullInitialSync {
 		filter = nil
@@ -57,7 +58,7 @@ func (h *pluginHandler) Sync(ctx context.Context, items []Item, initial bool) er
 		if filter != nil && it.Path != "" && !filter.Sync(it.Path, it.IsDir) {
 			continue
 		}
-		out = append(out, clsyncplugin.Item{Path: it.Path, Op: clsyncplugin.Op(it.Op), IsDir: it.IsDir, Mask: eventMask(it)})
+		out = append(out, clsyncplugin.Item{Path: it.Path, Op: it.Op, IsDir: it.IsDir, Mask: it.EventMask()})
 	}
 	if len(out) == 0 {
 		return nil

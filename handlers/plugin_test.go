@@ -16,23 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clsync-go/clsync/handlers/clsyncplugin"
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/internal/testlog"
 	"github.com/clsync-go/clsync/rules"
-	"github.com/clsync-go/clsync/watcher"
 )
-
-func TestPluginOpBitsAreWatchers(t *testing.T) {
-	for _, c := range []struct {
-		p clsyncplugin.Op
-		w watcher.Op
-	}{{clsyncplugin.Create, watcher.Create}, {clsyncplugin.Modify, watcher.Modify}, {clsyncplugin.Attrib, watcher.Attrib},
-		{clsyncplugin.Remove, watcher.Remove}, {clsyncplugin.Rescan, watcher.Rescan}} {
-		if uint8(c.p) != uint8(c.w) {
-			t.Errorf("clsyncplugin op %d != watcher op %s (%d)", c.p, c.w, c.w)
-		}
-	}
-}
 
 // buildSettings are this test binary's build settings (-race, CGO_ENABLED,
 // GOOS, ...).
@@ -203,7 +190,7 @@ func testPluginRecords(t *testing.T, so string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := append(append([]Item{}, weirdItems...), Item{Path: "skip", Op: watcher.Create})
+	items := append(append([]event.Event{}, weirdItems...), event.Event{Path: "skip", Op: event.Create})
 	if err := h.Sync(context.Background(), items, false); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +242,7 @@ func testPluginMirror(t *testing.T, so string) {
 	s := newSetup(t, "plugin", nil)
 	s.cfg.Program = so
 	h := s.handler(t)
-	sync := func(initial bool, items ...Item) {
+	sync := func(initial bool, items ...event.Event) {
 		t.Helper()
 		if err := h.Sync(context.Background(), items, initial); err != nil {
 			t.Fatal(err)
@@ -263,7 +250,7 @@ func testPluginMirror(t *testing.T, so string) {
 		assertSame(t, s.src, s.dst)
 	}
 	tree(t, s.src, "old/x/deep", "old/file", "a b", "-dash", "link -> a b")
-	sync(true, Item{Path: "", Op: watcher.Rescan, IsDir: true})
+	sync(true, event.Event{Path: "", Op: event.Rescan, IsDir: true})
 
 	if err := os.Rename(filepath.Join(s.src, "old"), filepath.Join(s.src, "new")); err != nil {
 		t.Fatal(err)
@@ -272,8 +259,8 @@ func testPluginMirror(t *testing.T, so string) {
 		t.Fatal(err)
 	}
 	tree(t, s.src, "n\nl")
-	sync(false, Item{Path: "a b", Op: watcher.Modify}, Item{Path: "n\nl", Op: watcher.Create},
-		Item{Path: "new", Op: watcher.Create | watcher.Rescan, IsDir: true}, Item{Path: "old", Op: watcher.Remove, IsDir: true})
+	sync(false, event.Event{Path: "a b", Op: event.Modify}, event.Event{Path: "n\nl", Op: event.Create},
+		event.Event{Path: "new", Op: event.Create | event.Rescan, IsDir: true}, event.Event{Path: "old", Op: event.Remove, IsDir: true})
 
 	if err := os.RemoveAll(filepath.Join(s.src, "new")); err != nil {
 		t.Fatal(err)
@@ -282,6 +269,6 @@ func testPluginMirror(t *testing.T, so string) {
 		t.Fatal(err)
 	}
 	tree(t, s.src, "-dash/inside")
-	sync(false, Item{Path: "-dash", Op: watcher.Remove | watcher.Create | watcher.Rescan, IsDir: true},
-		Item{Path: "new", Op: watcher.Remove, IsDir: true})
+	sync(false, event.Event{Path: "-dash", Op: event.Remove | event.Create | event.Rescan, IsDir: true},
+		event.Event{Path: "new", Op: event.Remove, IsDir: true})
 }

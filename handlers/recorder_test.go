@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/internal/testlog"
 )
 
@@ -197,7 +198,7 @@ func (s *setup) handler(t *testing.T) Handler {
 	return h
 }
 
-func (s *setup) sync(t *testing.T, h Handler, initial bool, items ...Item) []run {
+func (s *setup) sync(t *testing.T, h Handler, initial bool, items ...event.Event) []run {
 	t.Helper()
 	s.rec.reset(t)
 	if err := h.Sync(context.Background(), items, initial); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/clsync-go/clsync/event"
 )
 
 // rsyncArgs are clsync's rsync arguments without the two paths: the value
@@ -67,7 +69,7 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 	return r, nil
 }
 
-func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) error {
+func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial bool) error {
 	filter := r.cfg.Filter
 	if initial && r.cfg.FullInitialSync {
 		filter = nil
@@ -80,7 +82,7 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []Item, initial bool) erro
 	if initial && r.cfg.InitTemplate != nil {
 		template = r.cfg.InitTemplate
 	}
-	exact := !initial && !(len(items) > 0 && items[0].Path == "" && recursive(items[0]))
+	exact := !initial && !(len(items) > 0 && items[0].Path == "" && items[0].Recursive())
 	for _, part := range parts {
 		if len(part.include) == 0 {
 			continue

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/internal/treecmp"
 	"github.com/clsync-go/clsync/rules"
-	"github.com/clsync-go/clsync/watcher"
 )
 
 func rsyncPath(t *testing.T) string {
@@ -60,7 +60,7 @@ func (f *fixture) write(t *testing.T, rel, content string) {
 	}
 }
 
-func (f *fixture) sync(t *testing.T, items ...Item) {
+func (f *fixture) sync(t *testing.T, items ...event.Event) {
 	t.Helper()
 	if err := f.h.Sync(context.Background(), items, false); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func (f *fixture) sync(t *testing.T, items ...Item) {
 
 func (f *fixture) full(t *testing.T) {
 	t.Helper()
-	if err := f.h.Sync(context.Background(), []Item{{Path: "", Op: watcher.Rescan, IsDir: true}}, true); err != nil {
+	if err := f.h.Sync(context.Background(), []event.Event{{Path: "", Op: event.Rescan, IsDir: true}}, true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -104,15 +104,15 @@ func TestRsyncDirectRenamedAwayDirectoryLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.sync(t,
-		Item{Path: "new", Op: watcher.Create | watcher.Rescan, IsDir: true},
-		Item{Path: "old", Op: watcher.Remove, IsDir: true},
+		event.Event{Path: "new", Op: event.Create | event.Rescan, IsDir: true},
+		event.Event{Path: "old", Op: event.Remove, IsDir: true},
 	)
 	f.assertMirror(t)
 
 	if err := os.RemoveAll(filepath.Join(f.src, "new")); err != nil {
 		t.Fatal(err)
 	}
-	f.sync(t, Item{Path: "new", Op: watcher.Remove, IsDir: true})
+	f.sync(t, event.Event{Path: "new", Op: event.Remove, IsDir: true})
 	f.assertMirror(t)
 }
 
@@ -124,7 +124,7 @@ func TestRsyncDirectTypeChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.write(t, "p", "now a file")
-	f.sync(t, Item{Path: "p", Op: watcher.Remove | watcher.Create, IsDir: false})
+	f.sync(t, event.Event{Path: "p", Op: event.Remove | event.Create, IsDir: false})
 	f.assertMirror(t)
 }
 
@@ -136,10 +136,10 @@ func TestRsyncDirectWeirdNames(t *testing.T) {
 	f := newFixture(t, nil)
 	f.write(t, "dir/keep", "k")
 	f.full(t)
-	var items []Item
+	var items []event.Event
 	for i, n := range names {
 		f.write(t, "dir/"+n, strings.Repeat("x", i+1))
-		items = append(items, Item{Path: "dir/" + n, Op: watcher.Create | watcher.Modify})
+		items = append(items, event.Event{Path: "dir/" + n, Op: event.Create | event.Modify})
 	}
 	f.sync(t, items...)
 	f.assertMirror(t)
@@ -149,7 +149,7 @@ func TestRsyncDirectWeirdNames(t *testing.T) {
 		}
 	}
 	for i := range items {
-		items[i].Op = watcher.Remove
+		items[i].Op = event.Remove
 	}
 	f.sync(t, items...)
 	f.assertMirror(t)
@@ -162,7 +162,7 @@ func TestRsyncDirectSyncsOnlyListedPaths(t *testing.T) {
 	f.full(t)
 	f.write(t, "listed", "1")
 	f.write(t, "unlisted", "2")
-	f.sync(t, Item{Path: "listed", Op: watcher.Create})
+	f.sync(t, event.Event{Path: "listed", Op: event.Create})
 	if _, err := os.Stat(filepath.Join(f.dst, "listed")); err != nil {
 		t.Fatalf("listed file not synced: %v", err)
 	}
@@ -175,11 +175,11 @@ func TestRsyncDirectIncLimitSplits(t *testing.T) {
 	var runs int
 	f := newFixture(t, func(c *Config) { c.IncLimit = 3 })
 	f.full(t)
-	var items []Item
+	var items []event.Event
 	for i := 0; i < 10; i++ {
 		n := filepath.Join("d", string(rune('a'+i)), "f")
 		f.write(t, n, n)
-		items = append(items, Item{Path: n, Op: watcher.Create})
+		items = append(items, event.Event{Path: n, Op: event.Create})
 	}
 	parts, err := buildRsyncLists(f.src, nil, 3, items)
 	if err != nil {
@@ -234,7 +234,7 @@ func TestRsyncDirectExitCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = h.Sync(context.Background(), []Item{{Path: "x", Op: watcher.Create}}, false)
+		err = h.Sync(context.Background(), []event.Event{{Path: "x", Op: event.Create}}, false)
 		h.Close()
 		if (err != nil) != tc.fails {
 			t.Errorf("exit %s ignore %v: err = %v, want failure %v", tc.code, tc.ignore, err, tc.fails)
@@ -263,7 +263,7 @@ func TestPattern(t *testing.T) {
 func TestRsyncDirectSameSizeSameSecond(t *testing.T) {
 	f := newFixture(t, nil)
 	f.write(t, "msg", "one\n")
-	f.sync(t, Item{Path: "msg", Op: watcher.Create})
+	f.sync(t, event.Event{Path: "msg", Op: event.Create})
 	p := filepath.Join(f.src, "msg")
 	fi, err := os.Stat(p)
 	if err != nil {
@@ -273,7 +273,7 @@ func TestRsyncDirectSameSizeSameSecond(t *testing.T) {
 	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	f.sync(t, Item{Path: "msg", Op: watcher.Modify})
+	f.sync(t, event.Event{Path: "msg", Op: event.Modify})
 	f.assertMirror(t)
 }
 
@@ -288,15 +288,15 @@ func TestRsyncDirectRemovalsBeforeTheirParent(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(f.src, "top")); err != nil {
 		t.Fatal(err)
 	}
-	parts, err := buildRsyncLists(f.src, nil, 0, []Item{{Path: "top/a/x", Op: watcher.Remove}, {Path: "top/a", Op: watcher.Remove, IsDir: true}})
+	parts, err := buildRsyncLists(f.src, nil, 0, []event.Event{{Path: "top/a/x", Op: event.Remove}, {Path: "top/a", Op: event.Remove, IsDir: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(parts) != 0 {
 		t.Errorf("items below a removed directory were listed: %q", parts)
 	}
-	f.sync(t, Item{Path: "top/a/x", Op: watcher.Remove}, Item{Path: "top/a", Op: watcher.Remove, IsDir: true})
-	f.sync(t, Item{Path: "top", Op: watcher.Remove, IsDir: true})
+	f.sync(t, event.Event{Path: "top/a/x", Op: event.Remove}, event.Event{Path: "top/a", Op: event.Remove, IsDir: true})
+	f.sync(t, event.Event{Path: "top", Op: event.Remove, IsDir: true})
 	f.assertMirror(t)
 }
 
@@ -313,7 +313,7 @@ func TestRsyncDirectFullInitialSync(t *testing.T) {
 		t.Fatalf("-F initial sync skipped a file the rules exclude: %v", err)
 	}
 	f.write(t, "new.log", "n")
-	f.sync(t, Item{Path: "new.log", Op: watcher.Create})
+	f.sync(t, event.Event{Path: "new.log", Op: event.Create})
 	if _, err := os.Stat(filepath.Join(f.dst, "new.log")); err == nil {
 		t.Fatal("a later sync ignored the rules")
 	}
@@ -326,7 +326,7 @@ func TestRsyncDirectRecorded(t *testing.T) {
 	s := newSetup(t, "rsyncdirect", nil)
 	h := s.handler(t)
 	tree(t, s.src, "old/", "dir/new")
-	got := s.sync(t, h, false, Item{Path: "dir/new", Op: watcher.Create}, Item{Path: "old", Op: watcher.Remove, IsDir: true})
+	got := s.sync(t, h, false, event.Event{Path: "dir/new", Op: event.Create}, event.Event{Path: "old", Op: event.Remove, IsDir: true})
 	if len(got) != 1 || len(got[0].Args) != 11 {
 		t.Fatalf("runs: %s", runsString(got))
 	}

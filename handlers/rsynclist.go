@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // Filter is what a handler needs of the rules (-R): whether a path is synced
@@ -37,7 +37,7 @@ type listBuilder struct {
 	dirExists map[string]bool
 }
 
-func buildRsyncLists(root string, filter Filter, limit int, items []Item) ([]rsyncPart, error) {
+func buildRsyncLists(root string, filter Filter, limit int, items []event.Event) ([]rsyncPart, error) {
 	b := &listBuilder{root: root, filter: filter, limit: limit, parents: map[string]bool{}, dirExists: map[string]bool{}}
 	for _, it := range items {
 		if err := b.add(it); err != nil {
@@ -48,17 +48,7 @@ func buildRsyncLists(root string, filter Filter, limit int, items []Item) ([]rsy
 	return b.parts, nil
 }
 
-// recursive tells whether an item's whole subtree must be synced: anything
-// that went away (a removed directory must leave the mirror with all its
-// content: clsync 0.4.5 lists "/old" but not "/old/***", and rsync then
-// refuses to delete the non-empty directory), a rescan, or a new directory.
-// A metadata change of a directory is not recursive: re-checking a large
-// tree for a chmod would be wasted work.
-func recursive(it Item) bool {
-	return it.Op&(watcher.Remove|watcher.Rescan) != 0 || it.Op&watcher.Create != 0 && it.IsDir
-}
-
-func (b *listBuilder) add(it Item) error {
+func (b *listBuilder) add(it event.Event) error {
 	if b.filter != nil && it.Path != "" && !b.filter.Sync(it.Path, it.IsDir) {
 		return nil
 	}
@@ -74,14 +64,14 @@ func (b *listBuilder) add(it Item) error {
 	}
 	b.addParents(it.Path)
 	if it.Path == "" {
-		if recursive(it) {
+		if it.Recursive() {
 			b.cur.include = append(b.cur.include, "/***")
 			return b.excludeBelow("")
 		}
 		return nil
 	}
 	b.cur.include = append(b.cur.include, pattern("/"+it.Path, ""))
-	if recursive(it) {
+	if it.Recursive() {
 		b.cur.include = append(b.cur.include, pattern("/"+it.Path, "/***"))
 		return b.excludeBelow(it.Path)
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/internal/treecmp"
-	"github.com/clsync-go/clsync/watcher"
 )
 
 // A directory renamed within the tree: both names are listed recursively,
@@ -19,10 +19,10 @@ func TestRsyncShellRecordsTheLists(t *testing.T) {
 	tree(t, s.src, "new/x/deep", "a b", "-dash")
 	h := s.handler(t)
 	got := s.sync(t, h, false,
-		Item{Path: "-dash", Op: watcher.Create},
-		Item{Path: "a b", Op: watcher.Modify},
-		Item{Path: "new", Op: watcher.Create | watcher.Rescan, IsDir: true},
-		Item{Path: "old", Op: watcher.Remove, IsDir: true},
+		event.Event{Path: "-dash", Op: event.Create},
+		event.Event{Path: "a b", Op: event.Modify},
+		event.Event{Path: "new", Op: event.Create | event.Rescan, IsDir: true},
+		event.Event{Path: "old", Op: event.Remove, IsDir: true},
 	)
 	if len(got) != 1 || len(got[0].Args) != 4 {
 		t.Fatalf("runs: %s", runsString(got))
@@ -42,7 +42,7 @@ func TestRsyncShellPreferIncludeAndVariables(t *testing.T) {
 	s.cfg.PreferInclude = true
 	h := s.handler(t)
 	tree(t, s.src, "a")
-	got := s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true})
+	got := s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true})
 	if len(got) != 1 || len(got[0].Args) != 3 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
@@ -51,7 +51,7 @@ func TestRsyncShellPreferIncludeAndVariables(t *testing.T) {
 	s.cfg.Template = []string{"%TYPE%", "%RSYNC-ARGS%", "%watch-dir%/", "%destination-dir%/"}
 	s.cfg.PreferInclude = false
 	h = s.handler(t)
-	got = s.sync(t, h, false, Item{Path: "a", Op: watcher.Modify})
+	got = s.sync(t, h, false, event.Event{Path: "a", Op: event.Modify})
 	if len(got) != 1 || len(got[0].Args) != 12 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
@@ -68,7 +68,7 @@ func TestRsyncShellExitCode24IsAnError(t *testing.T) {
 	rec := newRecorder(t, "exit 24")
 	s.rec, s.cfg.Program = rec, rec.script
 	h := s.handler(t)
-	err := h.Sync(context.Background(), []Item{{Path: "a", Op: watcher.Create}}, false)
+	err := h.Sync(context.Background(), []event.Event{{Path: "a", Op: event.Create}}, false)
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 24 {
 		t.Fatalf("err = %v, want exit code 24", err)
@@ -84,17 +84,17 @@ func TestRsyncShellMirrorsWithRsync(t *testing.T) {
 	s.rec, s.cfg.Program = rec, rec.script
 	h := s.handler(t)
 	tree(t, s.src, "old/x/deep", "old/file", "keep")
-	s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true})
+	s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true})
 	if err := os.Rename(filepath.Join(s.src, "old"), filepath.Join(s.src, "new")); err != nil {
 		t.Fatal(err)
 	}
-	s.sync(t, h, false, Item{Path: "new", Op: watcher.Create | watcher.Rescan, IsDir: true, Mask: 0x40000080},
-		Item{Path: "old", Op: watcher.Remove, IsDir: true, Mask: 0x40000040})
+	s.sync(t, h, false, event.Event{Path: "new", Op: event.Create | event.Rescan, IsDir: true, Mask: 0x40000080},
+		event.Event{Path: "old", Op: event.Remove, IsDir: true, Mask: 0x40000040})
 	assertSame(t, s.src, s.dst)
 	if err := os.RemoveAll(filepath.Join(s.src, "new")); err != nil {
 		t.Fatal(err)
 	}
-	s.sync(t, h, false, Item{Path: "new", Op: watcher.Remove, IsDir: true})
+	s.sync(t, h, false, event.Event{Path: "new", Op: event.Remove, IsDir: true})
 	assertSame(t, s.src, s.dst)
 }
 

@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"os"
+
+	"github.com/clsync-go/clsync/event"
 )
 
 // batch runs the handler once per batch with the objects to sync in a list
@@ -34,7 +36,7 @@ func newShell(cfg Config) (Handler, error) {
 	return &batch{execBase: b, simplify: cfg.SynclistSimplify}, nil
 }
 
-func (h *batch) Sync(ctx context.Context, items []Item, initial bool) error {
+func (h *batch) Sync(ctx context.Context, items []event.Event, initial bool) error {
 	steps, err := h.planner.plan(items, initial)
 	if err != nil {
 		return err

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 )
 
 // listsSetup gives the setup a lists dir of its own (-L), to look into.
@@ -63,7 +63,7 @@ func TestShellInitialSync(t *testing.T) {
 	s := listsSetup(t, "shell", nil)
 	tree(t, s.src, "b/c", "a")
 	h := s.handler(t)
-	got := s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true})
+	got := s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true})
 	if len(got) != 1 || len(got[0].Args) != 3 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
@@ -78,7 +78,7 @@ func TestShellSimplify(t *testing.T) {
 	s.cfg.KeepLists = true
 	tree(t, s.src, "b/c", "a")
 	h := s.handler(t)
-	got := s.sync(t, h, false, Item{Path: "a", Op: watcher.Modify, Mask: 0x2}, Item{Path: "b", Op: watcher.Create | watcher.Rescan, IsDir: true})
+	got := s.sync(t, h, false, event.Event{Path: "a", Op: event.Modify, Mask: 0x2}, event.Event{Path: "b", Op: event.Create | event.Rescan, IsDir: true})
 	if len(got) != 1 || len(got[0].Args) != 3 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
@@ -96,7 +96,7 @@ func TestShellHaveRecursiveSync(t *testing.T) {
 	s := listsSetup(t, "shell", map[string]string{"have-recursive-sync": "1"})
 	weirdTree(t, s)
 	h := s.handler(t)
-	s.check(t, s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true}),
+	s.check(t, s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true}),
 		want{args: []string{"initialsync", "lbl", s.src}})
 
 	got := s.sync(t, h, false, weirdItems...)
@@ -119,8 +119,8 @@ func TestShellOneTemplateForBoth(t *testing.T) {
 	weirdTree(t, s)
 	tree(t, s.src, "nl\nname")
 	h := s.handler(t)
-	got := s.sync(t, h, false, append([]Item{{Path: "-dash", Op: watcher.Modify}, {Path: "d", Op: watcher.Create | watcher.Rescan, IsDir: true}},
-		Item{Path: "nl\nname", Op: watcher.Create})...)
+	got := s.sync(t, h, false, append([]event.Event{{Path: "-dash", Op: event.Modify}, {Path: "d", Op: event.Create | event.Rescan, IsDir: true}},
+		event.Event{Path: "nl\nname", Op: event.Create})...)
 	if len(got) != 2 || len(got[1].Args) != 5 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
@@ -138,7 +138,7 @@ func TestShellPrivateListsDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	tree(t, s.src, "a")
-	got := s.sync(t, h, false, Item{Path: "a", Op: watcher.Create})
+	got := s.sync(t, h, false, event.Event{Path: "a", Op: event.Create})
 	if len(got) != 1 || len(got[0].Args) != 3 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
@@ -161,7 +161,7 @@ func TestShellEmptyBatch(t *testing.T) {
 	s := listsSetup(t, "shell", map[string]string{"have-recursive-sync": "1"})
 	tree(t, s.src, "d/")
 	h := s.handler(t)
-	s.check(t, s.sync(t, h, false, Item{Path: "d", Op: watcher.Create | watcher.Rescan, IsDir: true}),
+	s.check(t, s.sync(t, h, false, event.Event{Path: "d", Op: event.Create | event.Rescan, IsDir: true}),
 		want{args: []string{"initialsync", "lbl", filepath.Join(s.src, "d")}})
 	s.check(t, s.sync(t, h, false))
 }

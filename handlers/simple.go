@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"strconv"
+
+	"github.com/clsync-go/clsync/event"
 )
 
 // simple runs the handler once per object (-Msimple): "sync <label> <mask>
@@ -23,7 +25,7 @@ func newSimple(cfg Config) (Handler, error) {
 	return &simple{b}, nil
 }
 
-func (h *simple) Sync(ctx context.Context, items []Item, initial bool) error {
+func (h *simple) Sync(ctx context.Context, items []event.Event, initial bool) error {
 	steps, err := h.planner.plan(items, initial)
 	if err != nil {
 		return err

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/rules"
-	"github.com/clsync-go/clsync/watcher"
 )
 
 // weirdTree is a watch dir with names that must reach a handler intact
@@ -25,13 +25,13 @@ func weirdTree(t *testing.T, s *setup) {
 // kernel create, a merged create+write, a synthetic attrib, a directory
 // moved in (a Rescan: its content is unknown), a removed directory and a
 // rescanned directory that is gone already.
-var weirdItems = []Item{
-	{Path: "%TYPE%", Op: watcher.Create, Mask: 0x100},
-	{Path: "-dash", Op: watcher.Create | watcher.Modify, Mask: 0x10a},
-	{Path: "a b", Op: watcher.Attrib},
-	{Path: "d", Op: watcher.Create | watcher.Rescan, IsDir: true, Mask: 0x40000080},
-	{Path: "gone", Op: watcher.Remove, IsDir: true, Mask: 0x40000200},
-	{Path: "gone2", Op: watcher.Rescan, IsDir: true},
+var weirdItems = []event.Event{
+	{Path: "%TYPE%", Op: event.Create, Mask: 0x100},
+	{Path: "-dash", Op: event.Create | event.Modify, Mask: 0x10a},
+	{Path: "a b", Op: event.Attrib},
+	{Path: "d", Op: event.Create | event.Rescan, IsDir: true, Mask: 0x40000080},
+	{Path: "gone", Op: event.Remove, IsDir: true, Mask: 0x40000200},
+	{Path: "gone2", Op: event.Rescan, IsDir: true},
 }
 
 func TestSimpleRecordsOneRunPerObject(t *testing.T) {
@@ -60,7 +60,7 @@ func TestSimpleInitialSyncWalksTheTree(t *testing.T) {
 	s := newSetup(t, "simple", nil)
 	tree(t, s.src, "b/c", "a")
 	h := s.handler(t)
-	s.check(t, s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true}),
+	s.check(t, s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true}),
 		want{args: []string{"sync", "lbl", "1073742080", s.src}},
 		want{args: []string{"sync", "lbl", "256", filepath.Join(s.src, "a")}},
 		want{args: []string{"sync", "lbl", "1073742080", filepath.Join(s.src, "b")}},
@@ -87,7 +87,7 @@ func TestSimpleRules(t *testing.T) {
 	// -F: the initial sync ignores the rules.
 	s.cfg.FullInitialSync = true
 	h = s.handler(t)
-	if n := len(s.sync(t, h, true, Item{Path: "", Op: watcher.Rescan, IsDir: true})); n != 9 {
+	if n := len(s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true})); n != 9 {
 		t.Errorf("full initial sync made %d runs, want 9 (the root and 8 objects)", n)
 	}
 }
@@ -112,7 +112,7 @@ func TestSimpleStopsAtFailure(t *testing.T) {
 	s.rec, s.cfg.Program = rec, rec.script
 	tree(t, s.src, "a", "b")
 	h := s.handler(t)
-	err := h.Sync(context.Background(), []Item{{Path: "a", Op: watcher.Create}, {Path: "b", Op: watcher.Create}}, false)
+	err := h.Sync(context.Background(), []event.Event{{Path: "a", Op: event.Create}, {Path: "b", Op: event.Create}}, false)
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 3 {
 		t.Fatalf("err = %v, want exit code 3", err)
@@ -123,7 +123,7 @@ func TestSimpleStopsAtFailure(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := h.Sync(ctx, []Item{{Path: "b", Op: watcher.Create}}, false); !errors.Is(err, context.Canceled) {
+	if err := h.Sync(ctx, []event.Event{{Path: "b", Op: event.Create}}, false); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v", err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clsync-go/clsync/event"
 )
 
 // waitTimeout bounds every wait for an event; generous, as the machine may be
@@ -23,8 +25,8 @@ type rec struct {
 	t        *testing.T
 	w        *Watcher
 	root     string
-	all      []Event
-	batches  [][]Event
+	all      []event.Event
+	batches  [][]event.Event
 	closed   bool
 	barriers int
 	pos      int // r.all before pos was matched by wait already
@@ -61,7 +63,7 @@ func startCfg(t *testing.T, root string, opts Options, cfg config) *rec {
 }
 
 // next returns the next slice, or false when Events is closed.
-func (r *rec) next(deadline <-chan time.Time, desc string) ([]Event, bool) {
+func (r *rec) next(deadline <-chan time.Time, desc string) ([]event.Event, bool) {
 	r.t.Helper()
 	select {
 	case b, ok := <-r.w.Events():
@@ -80,7 +82,7 @@ func (r *rec) next(deadline <-chan time.Time, desc string) ([]Event, bool) {
 
 // waitBatch returns the first slice after the last one it matched (read
 // already or read now) for which pred holds.
-func (r *rec) waitBatch(desc string, pred func([]Event) bool) []Event {
+func (r *rec) waitBatch(desc string, pred func([]event.Event) bool) []event.Event {
 	r.t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -98,7 +100,7 @@ func (r *rec) waitBatch(desc string, pred func([]Event) bool) []Event {
 
 // wait returns the first event after the last one it matched (read already
 // or read now) that satisfies pred.
-func (r *rec) wait(desc string, pred func(Event) bool) Event {
+func (r *rec) wait(desc string, pred func(event.Event) bool) event.Event {
 	r.t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
@@ -115,7 +117,7 @@ func (r *rec) wait(desc string, pred func(Event) bool) Event {
 }
 
 // waitAll reads until every path in want satisfies covered.
-func (r *rec) waitAll(desc string, want []string, covered func(p string, all []Event) bool) {
+func (r *rec) waitAll(desc string, want []string, covered func(p string, all []event.Event) bool) {
 	r.t.Helper()
 	missing := func() []string {
 		var m []string
@@ -157,11 +159,11 @@ func (r *rec) barrier() {
 		for lost := false; ; {
 			for ; r.pos < len(r.all); r.pos++ {
 				ev := r.all[r.pos]
-				if ev.Path == name && ev.Op&Create != 0 {
+				if ev.Path == name && ev.Op&event.Create != 0 {
 					r.pos++
 					return
 				}
-				lost = lost || (ev.Path == "" && ev.Op&Rescan != 0)
+				lost = lost || (ev.Path == "" && ev.Op&event.Rescan != 0)
 			}
 			if lost {
 				break
@@ -190,9 +192,9 @@ func (r *rec) waitWatches(want int) {
 }
 
 // since returns the events seen after the first n.
-func (r *rec) since(n int) []Event { return r.all[n:] }
+func (r *rec) since(n int) []event.Event { return r.all[n:] }
 
-func has(evs []Event, pred func(Event) bool) bool {
+func has(evs []event.Event, pred func(event.Event) bool) bool {
 	for _, ev := range evs {
 		if pred(ev) {
 			return true
@@ -201,19 +203,19 @@ func has(evs []Event, pred func(Event) bool) bool {
 	return false
 }
 
-func is(path string, op Op, isDir bool) func(Event) bool {
-	return func(ev Event) bool { return ev.Path == path && ev.Op&op == op && ev.IsDir == isDir }
+func is(path string, op event.Op, isDir bool) func(event.Event) bool {
+	return func(ev event.Event) bool { return ev.Path == path && ev.Op&op == op && ev.IsDir == isDir }
 }
 
 // coveredBy tells whether p is reported itself (with one of ops) or lies
 // below a directory reported with Rescan.
-func coveredBy(ops Op) func(p string, all []Event) bool {
-	return func(p string, all []Event) bool {
+func coveredBy(ops event.Op) func(p string, all []event.Event) bool {
+	return func(p string, all []event.Event) bool {
 		for _, ev := range all {
 			if ev.Path == p && ev.Op&ops != 0 {
 				return true
 			}
-			if ev.Op&Rescan != 0 && (ev.Path == "" || strings.HasPrefix(p, ev.Path+"/")) {
+			if ev.Op&event.Rescan != 0 && (ev.Path == "" || strings.HasPrefix(p, ev.Path+"/")) {
 				return true
 			}
 		}
@@ -221,7 +223,7 @@ func coveredBy(ops Op) func(p string, all []Event) bool {
 	}
 }
 
-func dump(evs []Event) string {
+func dump(evs []event.Event) string {
 	var b strings.Builder
 	for _, ev := range evs {
 		fmt.Fprintf(&b, "  %q %v dir=%v mask=%#x\n", ev.Path, ev.Op, ev.IsDir, ev.Mask)

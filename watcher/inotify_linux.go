@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clsync-go/clsync/event"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,14 +66,14 @@ type Watcher struct {
 	jobID       uint64
 	overflowJob *job
 	rewalk      rewalkSchedule
-	drainedAt   time.Time // the queue was empty at this time: pending moves older than it have no partner queued
-	out         []Event   // the slice being built for the next send
+	drainedAt   time.Time     // the queue was empty at this time: pending moves older than it have no partner queued
+	out         []event.Event // the slice being built for the next send
 	buf         []byte
 	dirents     []byte
 	scratch     []byte // where paths are built (see relPath and sys_linux.go)
 
 	watches  atomic.Int64
-	events   chan []Event
+	events   chan []event.Event
 	stop     chan struct{}
 	stopOnce sync.Once
 	mu       sync.Mutex // orders wake's write to wakeFd before the reader closes it
@@ -134,7 +135,7 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 		trace:     opts.Logger.Enabled(ctx, slog.LevelDebug),
 		buf:       make([]byte, max(cfg.readBufSize, maxEventSize)),
 		dirents:   make([]byte, 32<<10),
-		events:    make(chan []Event, 16),
+		events:    make(chan []event.Event, 16),
 		stop:      make(chan struct{}),
 		exited:    make(chan struct{}),
 	}
@@ -164,7 +165,7 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 // reports waits in w.out for the reader to deliver, collapsed into a root
 // Rescan if it grows past the backlog bound.
 func (w *Watcher) initialWalk(ctx context.Context) error {
-	j := w.newJob(jobInitial, Event{})
+	j := w.newJob(jobInitial, event.Event{})
 	w.push(walkItem{job: j, top: true})
 	for j.pending > 0 {
 		if err := ctx.Err(); err != nil {
@@ -182,7 +183,7 @@ func (w *Watcher) initialWalk(ctx context.Context) error {
 			return err
 		}
 		if len(w.out) > w.backlog {
-			w.out = append(w.out[:0], Event{Path: "", Op: Rescan, IsDir: true})
+			w.out = append(w.out[:0], event.Event{Path: "", Op: event.Rescan, IsDir: true})
 		}
 	}
 	return nil
@@ -191,7 +192,7 @@ func (w *Watcher) initialWalk(ctx context.Context) error {
 // Events delivers one slice per kernel read (after move pairing), and one
 // per finished scan of a new directory or re-walk. It is closed when the
 // watcher stops; Err then says why.
-func (w *Watcher) Events() <-chan []Event { return w.events }
+func (w *Watcher) Events() <-chan []event.Event { return w.events }
 
 // Err returns, once Events is closed, the reason the watcher stopped: nil
 // after Close or the end of New's context, else a fatal error (a *RootError,
@@ -331,7 +332,7 @@ func (w *Watcher) work() error {
 		if err := w.verifyRoot(); err != nil {
 			return err
 		}
-		w.overflowJob = w.newJob(jobOverflow, Event{})
+		w.overflowJob = w.newJob(jobOverflow, event.Event{})
 		w.push(walkItem{job: w.overflowJob, top: true})
 	}
 	return w.walkSome(walkChunk)
@@ -370,14 +371,14 @@ const closeGraceMs = 1
 func (w *Watcher) awaitingClose() bool {
 	for i := range w.out {
 		ev := &w.out[i]
-		if ev.Op == Create && !ev.IsDir && ev.Mask&unix.IN_CLOSE_WRITE == 0 {
+		if ev.Op == event.Create && !ev.IsDir && ev.Mask&unix.IN_CLOSE_WRITE == 0 {
 			return true
 		}
 	}
 	return false
 }
 
-func (w *Watcher) emit(ev Event) {
+func (w *Watcher) emit(ev event.Event) {
 	if n := len(w.out); n > 0 {
 		if last := &w.out[n-1]; last.Path == ev.Path && last.IsDir == ev.IsDir {
 			last.Op |= ev.Op
@@ -491,14 +492,14 @@ func (w *Watcher) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 		// What lies below the mount point now is the directory it covered.
 		parent, name, rel := n.parent, n.name, w.relPath(n, "")
 		w.drop(n)
-		w.newDir(parent, name, Event{Path: rel, Op: Rescan, IsDir: true, Mask: mask})
+		w.newDir(parent, name, event.Event{Path: rel, Op: event.Rescan, IsDir: true, Mask: mask})
 		return nil
 	}
 	if name == "" {
 		// A directory's own event. Its parent reports the same under the
 		// name, except for the root, which has no watched parent.
 		if n == w.root && mask&unix.IN_ATTRIB != 0 {
-			w.emit(Event{Path: "", Op: Attrib, IsDir: true, Mask: mask})
+			w.emit(event.Event{Path: "", Op: event.Attrib, IsDir: true, Mask: mask})
 		}
 		if mask&unix.IN_DELETE_SELF != 0 {
 			w.drop(n)
@@ -519,25 +520,25 @@ func (w *Watcher) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 		return w.movedTo(n, name, rel, cookie, isDir, mask)
 	case mask&unix.IN_CREATE != 0:
 		if isDir {
-			w.newDir(n, name, Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask})
+			w.newDir(n, name, event.Event{Path: rel, Op: event.Create | event.Rescan, IsDir: true, Mask: mask})
 		} else {
-			w.emit(Event{Path: rel, Op: Create, Mask: mask})
+			w.emit(event.Event{Path: rel, Op: event.Create, Mask: mask})
 		}
 	case mask&unix.IN_DELETE != 0:
 		// A deleted directory's watch is dropped on its own
 		// IN_DELETE_SELF: by name, this could be a newer directory that
 		// a walk found there before this event was read.
-		w.emit(Event{Path: rel, Op: Remove, IsDir: isDir, Mask: mask})
+		w.emit(event.Event{Path: rel, Op: event.Remove, IsDir: isDir, Mask: mask})
 	default:
-		var op Op
+		var op event.Op
 		if mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0 {
-			op |= Modify
+			op |= event.Modify
 		}
 		if mask&unix.IN_ATTRIB != 0 {
-			op |= Attrib
+			op |= event.Attrib
 		}
 		if op != 0 {
-			w.emit(Event{Path: rel, Op: op, IsDir: isDir, Mask: mask})
+			w.emit(event.Event{Path: rel, Op: op, IsDir: isDir, Mask: mask})
 		}
 	}
 	return nil
@@ -579,18 +580,18 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 	m := w.moves.take(cookie)
 	if m == nil { // moved in from outside the tree
 		if isDir {
-			w.newDir(parent, name, Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask})
+			w.newDir(parent, name, event.Event{Path: rel, Op: event.Create | event.Rescan, IsDir: true, Mask: mask})
 		} else {
-			w.emit(Event{Path: rel, Op: Create, Mask: mask})
+			w.emit(event.Event{Path: rel, Op: event.Create, Mask: mask})
 		}
 		return nil
 	}
 	w.emit(w.removeEvent(m))
 	if !isDir {
-		w.emit(Event{Path: rel, Op: Create, Mask: mask})
+		w.emit(event.Event{Path: rel, Op: event.Create, Mask: mask})
 		return nil
 	}
-	done := Event{Path: rel, Op: Create | Rescan, IsDir: true, Mask: mask}
+	done := event.Event{Path: rel, Op: event.Create | event.Rescan, IsDir: true, Mask: mask}
 	// A node that is an ancestor of the destination cannot be what moved
 	// (no directory moves into itself): it was taken by name while a walk
 	// was ahead of the events, and it stays where it is.
@@ -600,7 +601,7 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 			w.drop(m.node)
 		} else if m.node != nil {
 			w.push(walkItem{parent: m.parent, name: m.name, top: true,
-				job: w.newJob(jobDir, Event{Path: w.removeEvent(m).Path, Op: Rescan, IsDir: true})})
+				job: w.newJob(jobDir, event.Event{Path: w.removeEvent(m).Path, Op: event.Rescan, IsDir: true})})
 		}
 		w.newDir(parent, name, done)
 		return nil
@@ -619,7 +620,7 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 	if id != same {
 		// Whatever is at the old name now is watched afresh.
 		w.push(walkItem{parent: m.parent, name: m.name, top: true,
-			job: w.newJob(jobDir, Event{Path: w.removeEvent(m).Path, Op: Rescan, IsDir: true})})
+			job: w.newJob(jobDir, event.Event{Path: w.removeEvent(m).Path, Op: event.Rescan, IsDir: true})})
 	}
 	if id == elsewhere {
 		w.drop(n)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clsync-go/clsync/event"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,26 +43,26 @@ func TestBasicOps(t *testing.T) {
 
 	f := filepath.Join(root, "f")
 	writeFile(t, f, "hello")
-	ev := r.wait("create f", is("f", Create, false))
+	ev := r.wait("create f", is("f", event.Create, false))
 	if ev.Mask&unix.IN_CREATE == 0 {
 		t.Errorf("create event mask %#x lacks IN_CREATE", ev.Mask)
 	}
-	r.waitAll("modify f", []string{"f"}, func(p string, all []Event) bool { return has(all, is(p, Modify, false)) })
+	r.waitAll("modify f", []string{"f"}, func(p string, all []event.Event) bool { return has(all, is(p, event.Modify, false)) })
 	if err := os.Chmod(f, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("attrib f", is("f", Attrib, false))
+	r.wait("attrib f", is("f", event.Attrib, false))
 	if err := os.Chmod(root, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("attrib root", is("", Attrib, true))
+	r.wait("attrib root", is("", event.Attrib, true))
 	if err := os.Remove(f); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("remove f", is("f", Remove, false))
+	r.wait("remove f", is("f", event.Remove, false))
 	rename(t, filepath.Join(root, "old"), filepath.Join(root, "new"))
-	b := r.waitBatch("rename old->new", func(b []Event) bool { return has(b, is("new", Create, false)) })
-	if !has(b, is("old", Remove, false)) {
+	b := r.waitBatch("rename old->new", func(b []event.Event) bool { return has(b, is("new", event.Create, false)) })
+	if !has(b, is("old", event.Remove, false)) {
 		t.Errorf("file rename: want Remove old with Create new in one slice, got\n%s", dump(b))
 	}
 	if got := r.w.Watches(); got != 1 {
@@ -90,18 +91,18 @@ func TestMkdirRace(t *testing.T) {
 					files = append(files, p)
 				}
 			}
-			r.waitAll("every file covered by a Create or an ancestor's Rescan", files, coveredBy(Create|Modify))
+			r.waitAll("every file covered by a Create or an ancestor's Rescan", files, coveredBy(event.Create|event.Modify))
 			var tops []string
 			for i := range 20 {
 				tops = append(tops, fmt.Sprintf("t%d", i))
 			}
-			r.waitAll("Create|Rescan of every new directory", tops, func(p string, all []Event) bool {
-				return has(all, is(p, Create|Rescan, true))
+			r.waitAll("Create|Rescan of every new directory", tops, func(p string, all []event.Event) bool {
+				return has(all, is(p, event.Create|event.Rescan, true))
 			})
 			r.waitWatches(dirs)
 			// The deepest directories are watched: writes there are events.
 			writeFile(t, filepath.Join(root, "t7/a/b/c/later"), "y")
-			r.wait("create in a/b/c", is("t7/a/b/c/later", Create, false))
+			r.wait("create in a/b/c", is("t7/a/b/c/later", event.Create, false))
 		})
 	}
 }
@@ -119,19 +120,19 @@ func TestDirRenamedWithin(t *testing.T) {
 	// reader handles the rename: it must resolve to the new path.
 	rename(t, filepath.Join(root, "a"), filepath.Join(root, "dst/x"))
 	writeFile(t, filepath.Join(root, "dst/x/b/c/f"), "x")
-	b := r.waitBatch("rename a -> dst/x", func(b []Event) bool { return has(b, is("dst/x", Create|Rescan, true)) })
-	if !has(b, is("a", Remove, true)) {
+	b := r.waitBatch("rename a -> dst/x", func(b []event.Event) bool { return has(b, is("dst/x", event.Create|event.Rescan, true)) })
+	if !has(b, is("a", event.Remove, true)) {
 		t.Errorf("want Remove a (dir) in the same slice as Create dst/x, got\n%s", dump(b))
 	}
-	r.wait("create in renamed dir", is("dst/x/b/c/f", Create, false))
-	if has(r.all, func(ev Event) bool { return strings.HasPrefix(ev.Path, "a/") }) {
+	r.wait("create in renamed dir", is("dst/x/b/c/f", event.Create, false))
+	if has(r.all, func(ev event.Event) bool { return strings.HasPrefix(ev.Path, "a/") }) {
 		t.Errorf("event under the old path:\n%s", dump(r.all))
 	}
 	r.waitWatches(5)
 	// Rename again, deeper to shallower, and write at once.
 	rename(t, filepath.Join(root, "dst/x/b"), filepath.Join(root, "y"))
 	writeFile(t, filepath.Join(root, "y/c/g"), "x")
-	r.wait("create after second rename", is("y/c/g", Create, false))
+	r.wait("create after second rename", is("y/c/g", event.Create, false))
 	r.waitWatches(5)
 }
 
@@ -142,7 +143,7 @@ func TestDirMovedOut(t *testing.T) {
 	mkdirAll(t, filepath.Join(root, "a/b/c"))
 	r := start(t, root, Options{MovePairTimeout: 10 * time.Millisecond})
 	rename(t, filepath.Join(root, "a"), filepath.Join(outside, "a"))
-	ev := r.wait("remove a", is("a", Remove, true))
+	ev := r.wait("remove a", is("a", event.Remove, true))
 	if ev.Mask&unix.IN_MOVED_FROM == 0 {
 		t.Errorf("mask %#x lacks IN_MOVED_FROM", ev.Mask)
 	}
@@ -151,7 +152,7 @@ func TestDirMovedOut(t *testing.T) {
 	writeFile(t, filepath.Join(outside, "a/b/c/f"), "x")
 	mkdirAll(t, filepath.Join(outside, "a/b/c/d"))
 	r.barrier()
-	if evs := r.since(n); has(evs, func(ev Event) bool { return !strings.HasPrefix(ev.Path, ".barrier") }) {
+	if evs := r.since(n); has(evs, func(ev event.Event) bool { return !strings.HasPrefix(ev.Path, ".barrier") }) {
 		t.Errorf("events from a moved-out directory:\n%s", dump(evs))
 	}
 }
@@ -164,15 +165,15 @@ func TestDirMovedIn(t *testing.T) {
 	writeFile(t, filepath.Join(outside, "file"), "x")
 	r := start(t, root, Options{})
 	rename(t, filepath.Join(outside, "d"), filepath.Join(root, "in"))
-	ev := r.wait("moved-in dir", is("in", Create|Rescan, true))
+	ev := r.wait("moved-in dir", is("in", event.Create|event.Rescan, true))
 	if ev.Mask&unix.IN_MOVED_TO == 0 {
 		t.Errorf("mask %#x lacks IN_MOVED_TO", ev.Mask)
 	}
 	rename(t, filepath.Join(outside, "file"), filepath.Join(root, "file"))
-	r.wait("moved-in file", is("file", Create, false))
+	r.wait("moved-in file", is("file", event.Create, false))
 	r.waitWatches(4)
 	writeFile(t, filepath.Join(root, "in/e/f/new"), "x")
-	r.wait("create in moved-in subdir", is("in/e/f/new", Create, false))
+	r.wait("create in moved-in subdir", is("in/e/f/new", event.Create, false))
 }
 
 // Pitfall 4: the two halves of a rename in different reads still pair; a
@@ -189,17 +190,17 @@ func TestMoveHalvesAcrossReads(t *testing.T) {
 	r := startCfg(t, root, Options{MovePairTimeout: time.Minute}, cfg)
 
 	rename(t, filepath.Join(root, long+"1"), filepath.Join(root, long+"2"))
-	b := r.waitBatch("dir rename", func(b []Event) bool { return has(b, is(long+"2", Create|Rescan, true)) })
-	if !has(b, is(long+"1", Remove, true)) || len(b) != 2 {
+	b := r.waitBatch("dir rename", func(b []event.Event) bool { return has(b, is(long+"2", event.Create|event.Rescan, true)) })
+	if !has(b, is(long+"1", event.Remove, true)) || len(b) != 2 {
 		t.Errorf("want the paired Remove and Create in the MOVED_TO's slice, got\n%s", dump(b))
 	}
 	rename(t, filepath.Join(root, long+"f"), filepath.Join(root, long+"g"))
-	b = r.waitBatch("file rename", func(b []Event) bool { return has(b, is(long+"g", Create, false)) })
-	if !has(b, is(long+"f", Remove, false)) {
+	b = r.waitBatch("file rename", func(b []event.Event) bool { return has(b, is(long+"g", event.Create, false)) })
+	if !has(b, is(long+"f", event.Remove, false)) {
 		t.Errorf("want the paired Remove and Create in one slice, got\n%s", dump(b))
 	}
 	writeFile(t, filepath.Join(root, long+"2/sub/f"), "x")
-	r.wait("create in renamed dir", is(long+"2/sub/f", Create, false))
+	r.wait("create in renamed dir", is(long+"2/sub/f", event.Create, false))
 	r.waitWatches(3)
 }
 
@@ -210,12 +211,12 @@ func TestUnpairedHalves(t *testing.T) {
 	writeFile(t, filepath.Join(root, "f"), "x")
 	r := start(t, root, Options{MovePairTimeout: 20 * time.Millisecond})
 	rename(t, filepath.Join(root, "f"), filepath.Join(outside, "f"))
-	b := r.waitBatch("moved out", func(b []Event) bool { return has(b, is("f", Remove, false)) })
+	b := r.waitBatch("moved out", func(b []event.Event) bool { return has(b, is("f", event.Remove, false)) })
 	if len(b) != 1 {
 		t.Errorf("want the expired half alone, got\n%s", dump(b))
 	}
 	rename(t, filepath.Join(outside, "f"), filepath.Join(root, "g"))
-	ev := r.wait("moved in", is("g", Create, false))
+	ev := r.wait("moved in", is("g", event.Create, false))
 	if ev.Mask&unix.IN_MOVED_TO == 0 {
 		t.Errorf("mask %#x lacks IN_MOVED_TO", ev.Mask)
 	}
@@ -246,14 +247,14 @@ func TestOverflow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev := r.wait("root Rescan", is("", Rescan, true))
+	ev := r.wait("root Rescan", is("", event.Rescan, true))
 	if ev.Mask&unix.IN_Q_OVERFLOW == 0 {
 		t.Errorf("root Rescan mask %#x lacks IN_Q_OVERFLOW", ev.Mask)
 	}
 	r.waitWatches(countDirs(t, root))
 	writeFile(t, filepath.Join(root, "new3/a/b/f"), "x")
-	r.wait("create in a directory made during the overflow", func(ev Event) bool {
-		return ev.Path == "new3/a/b/f" || (ev.Path == "" && ev.Op&Rescan != 0)
+	r.wait("create in a directory made during the overflow", func(ev event.Event) bool {
+		return ev.Path == "new3/a/b/f" || (ev.Path == "" && ev.Op&event.Rescan != 0)
 	})
 }
 
@@ -326,14 +327,14 @@ func TestIgnoredForgetsRemovedSubtree(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(root, "a")); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("remove a", is("a", Remove, true))
+	r.wait("remove a", is("a", event.Remove, true))
 	r.waitWatches(2)
 	// A new directory with the same name is a new watch.
 	mkdirAll(t, filepath.Join(root, "a/b"))
-	r.wait("recreated a", is("a", Create|Rescan, true))
+	r.wait("recreated a", is("a", event.Create|event.Rescan, true))
 	r.waitWatches(4)
 	writeFile(t, filepath.Join(root, "a/b/f"), "x")
-	r.wait("create in recreated a/b", is("a/b/f", Create, false))
+	r.wait("create in recreated a/b", is("a/b/f", event.Create, false))
 }
 
 // Pitfall 7: root deleted, moved or unmounted stops the watcher with an
@@ -357,7 +358,7 @@ func TestRootMoved(t *testing.T) {
 	rename(t, root, filepath.Join(parent, "elsewhere"))
 	r.waitClosed()
 	checkRootError(t, r.w.Err(), root, "moved away")
-	if has(r.all, func(ev Event) bool { return ev.Op&Remove != 0 }) {
+	if has(r.all, func(ev event.Event) bool { return ev.Op&event.Remove != 0 }) {
 		t.Errorf("content reported as removed:\n%s", dump(r.all))
 	}
 }
@@ -372,7 +373,7 @@ func TestRootUnmounted(t *testing.T) {
 	}
 	r.waitClosed()
 	checkRootError(t, r.w.Err(), root, "unmounted")
-	if has(r.all, func(ev Event) bool { return ev.Op&Remove != 0 }) {
+	if has(r.all, func(ev event.Event) bool { return ev.Op&event.Remove != 0 }) {
 		t.Errorf("content reported as removed:\n%s", dump(r.all))
 	}
 }
@@ -423,10 +424,10 @@ func TestSubmountUnmounted(t *testing.T) {
 	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("rescan of the mount point", is("m", Rescan, true))
+	r.wait("rescan of the mount point", is("m", event.Rescan, true))
 	r.waitWatches(2)
 	writeFile(t, filepath.Join(root, "m/after"), "x")
-	r.wait("create in the uncovered directory", is("m/after", Create, false))
+	r.wait("create in the uncovered directory", is("m/after", event.Create, false))
 }
 
 // OneFileSystem: directories of another file system are not watched.
@@ -447,7 +448,7 @@ func TestOneFileSystem(t *testing.T) {
 	n := len(r.all)
 	writeFile(t, filepath.Join(root, "m/x/f"), "x")
 	r.barrier()
-	if evs := r.since(n); has(evs, func(ev Event) bool { return strings.HasPrefix(ev.Path, "m/") }) {
+	if evs := r.since(n); has(evs, func(ev event.Event) bool { return strings.HasPrefix(ev.Path, "m/") }) {
 		t.Errorf("events from another file system:\n%s", dump(evs))
 	}
 }
@@ -507,7 +508,7 @@ func TestModifyWithoutClose(t *testing.T) {
 	if err := unix.Truncate(p, 3); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("modify after truncate", is("f", Modify, false))
+	r.wait("modify after truncate", is("f", event.Modify, false))
 
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -518,17 +519,17 @@ func TestModifyWithoutClose(t *testing.T) {
 	if _, err := f.WriteString("more"); err != nil {
 		t.Fatal(err)
 	}
-	ev := r.wait("modify from an open writer", is("f", Modify, false))
+	ev := r.wait("modify from an open writer", is("f", event.Modify, false))
 	if ev.Mask&unix.IN_MODIFY == 0 {
 		t.Errorf("mask %#x lacks IN_MODIFY", ev.Mask)
 	}
-	if has(r.since(n), func(ev Event) bool { return ev.Mask&unix.IN_CLOSE_WRITE != 0 }) {
+	if has(r.since(n), func(ev event.Event) bool { return ev.Mask&unix.IN_CLOSE_WRITE != 0 }) {
 		t.Error("IN_CLOSE_WRITE before the close")
 	}
 	if err := unix.Fallocate(int(f.Fd()), 0, 0, 1<<20); err != nil {
 		t.Skipf("fallocate: %v", err)
 	}
-	r.wait("modify after fallocate", is("f", Modify, false))
+	r.wait("modify after fallocate", is("f", event.Modify, false))
 }
 
 // Pitfall 10: symlinks are never followed.
@@ -546,14 +547,14 @@ func TestSymlinkNotFollowed(t *testing.T) {
 	n := len(r.all)
 	writeFile(t, filepath.Join(outside, "x/y/f"), "x")
 	r.barrier()
-	if evs := r.since(n); has(evs, func(ev Event) bool { return strings.HasPrefix(ev.Path, "link") }) {
+	if evs := r.since(n); has(evs, func(ev event.Event) bool { return strings.HasPrefix(ev.Path, "link") }) {
 		t.Errorf("events through a symlink:\n%s", dump(evs))
 	}
 	// A symlink to a directory created later is a non-directory object.
 	if err := os.Symlink(outside, filepath.Join(root, "link2")); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("create link2", is("link2", Create, false))
+	r.wait("create link2", is("link2", event.Create, false))
 	// A directory replaced by a symlink: Remove (dir), Create (not dir).
 	if err := os.Remove(filepath.Join(root, "real")); err != nil {
 		t.Fatal(err)
@@ -561,10 +562,10 @@ func TestSymlinkNotFollowed(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(root, "real")); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("remove real", is("real", Remove, true))
-	r.wait("create real as symlink", is("real", Create, false))
+	r.wait("remove real", is("real", event.Remove, true))
+	r.wait("create real as symlink", is("real", event.Create, false))
 	r.waitWatches(1)
-	if has(r.all, func(ev Event) bool { return ev.IsDir && ev.Op&Create != 0 }) {
+	if has(r.all, func(ev event.Event) bool { return ev.IsDir && ev.Op&event.Create != 0 }) {
 		t.Errorf("a symlink reported as a directory:\n%s", dump(r.all))
 	}
 }
@@ -606,7 +607,7 @@ func TestWeirdNames(t *testing.T) {
 	}
 	dir := "dir\n\xff*"
 	mkdirAll(t, filepath.Join(root, dir))
-	r.wait("weird dir", is(dir, Create|Rescan, true))
+	r.wait("weird dir", is(dir, event.Create|event.Rescan, true))
 	for _, name := range names {
 		writeFile(t, filepath.Join(root, dir, name), "x")
 	}
@@ -614,13 +615,13 @@ func TestWeirdNames(t *testing.T) {
 	for _, name := range names {
 		want = append(want, name, dir+"/"+name)
 	}
-	r.waitAll("every weird name", want, func(p string, all []Event) bool {
-		return has(all, is(p, Create, false))
+	r.waitAll("every weird name", want, func(p string, all []event.Event) bool {
+		return has(all, is(p, event.Create, false))
 	})
 	rename(t, filepath.Join(root, dir), filepath.Join(root, "-"+dir))
-	r.wait("renamed weird dir", is("-"+dir, Create|Rescan, true))
+	r.wait("renamed weird dir", is("-"+dir, event.Create|event.Rescan, true))
 	writeFile(t, filepath.Join(root, "-"+dir, "\xff"), "x")
-	r.wait("create in renamed weird dir", is("-"+dir+"/\xff", Create, false))
+	r.wait("create in renamed weird dir", is("-"+dir+"/\xff", event.Create, false))
 }
 
 // Monitor=false directories are neither watched nor descended into.
@@ -637,28 +638,28 @@ func TestMonitorExcludes(t *testing.T) {
 	writeFile(t, filepath.Join(root, "skip/deep/f"), "x")
 	writeFile(t, filepath.Join(root, "keep/skip/f"), "x")
 	r.barrier()
-	if evs := r.since(n); has(evs, func(ev Event) bool { return strings.Contains(ev.Path, "skip/") }) {
+	if evs := r.since(n); has(evs, func(ev event.Event) bool { return strings.Contains(ev.Path, "skip/") }) {
 		t.Errorf("events inside excluded directories:\n%s", dump(evs))
 	}
 	// A new excluded directory is reported, but not watched or rescanned.
 	mkdirAll(t, filepath.Join(root, "keep/new/skip"))
-	r.wait("new keep/new", is("keep/new", Create|Rescan, true))
+	r.wait("new keep/new", is("keep/new", event.Create|event.Rescan, true))
 	r.waitWatches(3)
 	// A watched directory renamed twice keeps its watches; an excluded
 	// one renamed to a watched name is watched with its subtree.
 	rename(t, filepath.Join(root, "keep/new"), filepath.Join(root, "new2"))
 	rename(t, filepath.Join(root, "new2"), filepath.Join(root, "keep/new3"))
-	r.wait("renamed keep/new3", is("keep/new3", Create|Rescan, true))
+	r.wait("renamed keep/new3", is("keep/new3", event.Create|event.Rescan, true))
 	r.waitWatches(3)
 	rename(t, filepath.Join(root, "skip"), filepath.Join(root, "unskipped"))
-	r.wait("unskipped", is("unskipped", Create|Rescan, true))
+	r.wait("unskipped", is("unskipped", event.Create|event.Rescan, true))
 	r.waitWatches(5)
 	// Renamed to an excluded name: reported without Rescan, watches dropped.
 	n = len(r.all)
 	rename(t, filepath.Join(root, "unskipped"), filepath.Join(root, "skip"))
-	r.wait("excluded again", is("skip", Create, true))
+	r.wait("excluded again", is("skip", event.Create, true))
 	r.waitWatches(3)
-	if evs := r.since(n); has(evs, func(ev Event) bool { return ev.Path == "skip" && ev.Op&Rescan != 0 }) {
+	if evs := r.since(n); has(evs, func(ev event.Event) bool { return ev.Path == "skip" && ev.Op&event.Rescan != 0 }) {
 		t.Errorf("excluded directory reported with Rescan:\n%s", dump(evs))
 	}
 }

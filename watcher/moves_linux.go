@@ -2,7 +2,11 @@
 
 package watcher
 
-import "time"
+import (
+	"time"
+
+	"github.com/clsync-go/clsync/event"
+)
 
 // pendingMove is an IN_MOVED_FROM waiting for the IN_MOVED_TO with the same
 // cookie.
@@ -25,12 +29,12 @@ func (m *pendingMove) atSource() bool {
 	return n != nil && n.attached() && n.parent == m.parent && n.name == m.name
 }
 
-func (w *Watcher) removeEvent(m *pendingMove) Event {
+func (w *Watcher) removeEvent(m *pendingMove) event.Event {
 	rel := m.rel
 	if m.parent.attached() {
 		rel = w.relPath(m.parent, m.name)
 	}
-	return Event{Path: rel, Op: Remove, IsDir: m.isDir, Mask: m.mask}
+	return event.Event{Path: rel, Op: event.Remove, IsDir: m.isDir, Mask: m.mask}
 }
 
 // moveTable holds the pending halves by cookie and in arrival order (which is

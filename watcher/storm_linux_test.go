@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/internal/testlog"
 )
 
@@ -33,12 +34,12 @@ func TestRenameExchange(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(root, "a/b1/b2/f"), "x")
 	writeFile(t, filepath.Join(root, "b/a1/f"), "x")
-	r.waitAll("both files", []string{"a/b1/b2/f", "b/a1/f"}, coveredBy(Create))
+	r.waitAll("both files", []string{"a/b1/b2/f", "b/a1/f"}, coveredBy(event.Create))
 	r.waitWatches(6)
 	writeFile(t, filepath.Join(root, "a/b1/b2/g"), "x")
-	r.wait("create in exchanged a", is("a/b1/b2/g", Create, false))
+	r.wait("create in exchanged a", is("a/b1/b2/g", event.Create, false))
 	writeFile(t, filepath.Join(root, "b/a1/g"), "x")
-	r.wait("create in exchanged b", is("b/a1/g", Create, false))
+	r.wait("create in exchanged b", is("b/a1/g", event.Create, false))
 	checkTree(t, r, nil)
 }
 
@@ -52,10 +53,10 @@ func TestRenameOverEmptyDir(t *testing.T) {
 	if err := unix.Rename(filepath.Join(root, "a"), filepath.Join(root, "b")); err != nil {
 		t.Fatal(err)
 	}
-	r.wait("b replaced", is("b", Create|Rescan, true))
+	r.wait("b replaced", is("b", event.Create|event.Rescan, true))
 	r.waitWatches(3)
 	writeFile(t, filepath.Join(root, "b/sub/f"), "x")
-	r.wait("create in b/sub", is("b/sub/f", Create, false))
+	r.wait("create in b/sub", is("b/sub/f", event.Create, false))
 	checkTree(t, r, nil)
 }
 
@@ -76,9 +77,9 @@ func TestWideDirectory(t *testing.T) {
 		rename(t, filepath.Join(root, fmt.Sprintf("wide/d%d", 10+i)), filepath.Join(root, fmt.Sprintf("other/m%d", i)))
 	}
 	writeFile(t, filepath.Join(root, "wide/r3/sub/f"), "x")
-	r.wait("create in a directory renamed within the wide one", is("wide/r3/sub/f", Create, false))
+	r.wait("create in a directory renamed within the wide one", is("wide/r3/sub/f", event.Create, false))
 	writeFile(t, filepath.Join(root, "other/m4/sub/f"), "x")
-	r.wait("create in a directory moved out of the wide one", is("other/m4/sub/f", Create, false))
+	r.wait("create in a directory moved out of the wide one", is("other/m4/sub/f", event.Create, false))
 	r.waitWatches(3 + 2*n)
 	entries, err := os.ReadDir(filepath.Join(root, "wide"))
 	if err != nil {
@@ -95,7 +96,7 @@ func TestWideDirectory(t *testing.T) {
 	}
 	r.waitWatches(3 + 2*10 + 2*3)
 	writeFile(t, filepath.Join(root, "wide/n1/sub/f"), "x")
-	r.wait("create in a directory made after the wide one emptied", is("wide/n1/sub/f", Create, false))
+	r.wait("create in a directory made after the wide one emptied", is("wide/n1/sub/f", event.Create, false))
 	checkTree(t, r, nil)
 	if len(r.w.bigDirs) != 0 {
 		t.Errorf("%d directories keep their children in a map, want none", len(r.w.bigDirs))
@@ -230,7 +231,7 @@ func TestStormConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.waitAll("every path on disk reported", want, coveredBy(Create|Modify))
+			r.waitAll("every path on disk reported", want, coveredBy(event.Create|event.Modify))
 			checkTree(t, r, tc.monitor)
 		})
 	}
@@ -306,13 +307,13 @@ func TestRenamesDuringNew(t *testing.T) {
 	}
 	r := start(t, root, Options{Monitor: monitor})
 	for i := range 5 {
-		r.waitAll("renamed during New", []string{fmt.Sprintf("z%d", i)}, func(p string, all []Event) bool {
-			return has(all, is(p, Create|Rescan, true))
+		r.waitAll("renamed during New", []string{fmt.Sprintf("z%d", i)}, func(p string, all []event.Event) bool {
+			return has(all, is(p, event.Create|event.Rescan, true))
 		})
 	}
 	r.waitWatches(16)
 	writeFile(t, filepath.Join(root, "z3/b/c/f"), "x")
-	r.wait("create in a directory renamed during New", is("z3/b/c/f", Create, false))
+	r.wait("create in a directory renamed during New", is("z3/b/c/f", event.Create, false))
 	checkTree(t, r, nil)
 }
 
@@ -333,7 +334,7 @@ func TestBacklogDuringNew(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.maxBacklog = 4
 	r := startCfg(t, root, Options{Monitor: monitor}, cfg)
-	ev := r.wait("root Rescan for the backlog", is("", Rescan, true))
+	ev := r.wait("root Rescan for the backlog", is("", event.Rescan, true))
 	if ev.Mask != 0 {
 		t.Errorf("backlog Rescan mask %#x, want 0 (synthetic)", ev.Mask)
 	}

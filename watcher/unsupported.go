@@ -2,12 +2,14 @@
 
 package watcher
 
+import "github.com/clsync-go/clsync/event"
+
 // Watcher is only implemented on Linux; elsewhere New fails and a Watcher is
 // never handed out, so these methods exist only to keep callers portable.
 type Watcher struct{}
 
 // Events returns nil: New never returns a Watcher on this system.
-func (w *Watcher) Events() <-chan []Event { return nil }
+func (w *Watcher) Events() <-chan []event.Event { return nil }
 
 // Err returns nil: New never returns a Watcher on this system.
 func (w *Watcher) Err() error { return nil }

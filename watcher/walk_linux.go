@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clsync-go/clsync/event"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,9 +41,9 @@ func (k jobKind) String() string { return [...]string{"initial", "dir", "overflo
 type job struct {
 	id      uint64
 	kind    jobKind
-	pending int   // steps queued and not done yet
-	done    Event // for jobDir: reported at top's path then
-	top     *node // for jobDir: the directory the job was started for, once watched
+	pending int         // steps queued and not done yet
+	done    event.Event // for jobDir: reported at top's path then
+	top     *node       // for jobDir: the directory the job was started for, once watched
 }
 
 // walkItem is one step: watch and list the directory name in parent (parent
@@ -79,7 +80,7 @@ const walkChunk = 64
 // would otherwise stay with the watcher for good.
 const maxIdleStack = 1024
 
-func (w *Watcher) newJob(kind jobKind, done Event) *job {
+func (w *Watcher) newJob(kind jobKind, done event.Event) *job {
 	w.jobID++
 	if w.trace {
 		w.log.Debug("walk job", "job", w.jobID, "kind", kind, "path", done.Path)
@@ -95,9 +96,9 @@ func (w *Watcher) push(it walkItem) {
 // newDir starts watching the directory name that appeared in parent and
 // reports done when its subtree is watched. A directory excluded by Monitor
 // is reported as a plain directory Create.
-func (w *Watcher) newDir(parent *node, name string, done Event) {
+func (w *Watcher) newDir(parent *node, name string, done event.Event) {
 	if !w.monitored(done.Path) {
-		done.Op = (done.Op | Create) &^ Rescan
+		done.Op = (done.Op | event.Create) &^ event.Rescan
 		w.emit(done)
 		return
 	}
@@ -394,7 +395,7 @@ func (w *Watcher) stepDone(j *job) {
 	case jobOverflow:
 		w.overflowJob = nil
 		w.rewalk.finish(time.Now())
-		w.emit(Event{Path: "", Op: Rescan, IsDir: true, Mask: unix.IN_Q_OVERFLOW})
+		w.emit(event.Event{Path: "", Op: event.Rescan, IsDir: true, Mask: unix.IN_Q_OVERFLOW})
 	}
 }
 

@@ -6,8 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/clsync-go/clsync/aggregator"
-	"github.com/clsync-go/clsync/watcher"
+	"github.com/clsync-go/clsync/event"
 	"golang.org/x/sys/unix"
 )
 
@@ -97,7 +96,7 @@ func (m *modSignature) signature(rel string) (uint64, bool) {
 // content or metadata changes can be dropped: a creation, a removal or a
 // subtree to rescan is always synced, and a removal forgets what was
 // recorded below the path.
-func (m *modSignature) filter(items []aggregator.Item) []aggregator.Item {
+func (m *modSignature) filter(items []event.Event) []event.Event {
 	if m == nil {
 		return items
 	}
@@ -105,10 +104,10 @@ func (m *modSignature) filter(items []aggregator.Item) []aggregator.Item {
 	defer m.mu.Unlock()
 	out := items[:0:0]
 	for _, it := range items {
-		if it.Op&watcher.Remove != 0 {
+		if it.Op&event.Remove != 0 {
 			m.forget(it.Path)
 		}
-		if it.Op&(watcher.Create|watcher.Remove|watcher.Rescan) == 0 {
+		if it.Op&(event.Create|event.Remove|event.Rescan) == 0 {
 			if sig, ok := m.signature(it.Path); ok {
 				if old, seen := m.seen[it.Path]; seen && old == sig {
 					continue
@@ -132,14 +131,14 @@ func (m *modSignature) forget(rel string) {
 
 // record stores the signatures after a successful sync, so the events the
 // sync itself caused compare equal.
-func (m *modSignature) record(items []aggregator.Item) {
+func (m *modSignature) record(items []event.Event) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, it := range items {
-		if sig, ok := m.signature(it.Path); ok && it.Op&watcher.Rescan == 0 {
+		if sig, ok := m.signature(it.Path); ok && it.Op&event.Rescan == 0 {
 			m.seen[it.Path] = sig
 		}
 	}

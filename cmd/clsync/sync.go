@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/clsync-go/clsync/aggregator"
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/handlers"
 	"github.com/clsync-go/clsync/privsep"
 	"github.com/clsync-go/clsync/rules"
@@ -194,7 +195,7 @@ func runSync(ctx context.Context, s *settings, stderr io.Writer) error {
 	// that vanished, a watch limit) is noticed here, not only by the loop,
 	// and so that the events count tells a failed sync that the tree moved
 	// under it.
-	events := make(chan []watcher.Event, 64)
+	events := make(chan []event.Event, 64)
 	watcherDone := make(chan struct{})
 	go func() {
 		defer close(watcherDone)
@@ -358,8 +359,8 @@ var errQuitting = errors.New("quitting")
 
 // rootRescan tells whether a batch syncs the whole tree. Items are sorted,
 // so the root comes first.
-func rootRescan(items []aggregator.Item) bool {
-	return len(items) > 0 && items[0].Path == "" && items[0].Op&watcher.Rescan != 0
+func rootRescan(items []event.Event) bool {
+	return len(items) > 0 && items[0].Path == "" && items[0].Op&event.Rescan != 0
 }
 
 // syncBatch runs the handler for one batch with clsync's tries (-r; 0 =

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/handlers/clsyncplugin"
 )
 
@@ -46,7 +47,7 @@ type mirror struct {
 // source may have changed again, and the current state is what must win.
 func (m *mirror) Sync(ctx context.Context, items []clsyncplugin.Item, initial bool) error {
 	for _, it := range items {
-		if err := m.sync(ctx, it.Path, it.Op&clsyncplugin.Rescan != 0); err != nil {
+		if err := m.sync(ctx, it.Path, it.Op&event.Rescan != 0); err != nil {
 			return err
 		}
 	}

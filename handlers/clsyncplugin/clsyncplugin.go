@@ -12,14 +12,16 @@
 //
 // Go loads a plugin only if every package it shares with clsync is the very
 // same version, built by the same toolchain with the same flags. This
-// package imports nothing but the standard library, so a plugin that
-// imports only it (and the standard library) needs rebuilding only when
-// this package or the Go version changes. See examples/plugin.
+// package imports nothing but the standard library and package event
+// (which does the same), so a plugin that imports only these needs
+// rebuilding only when they or the Go version change. See examples/plugin.
 package clsyncplugin
 
 import (
 	"context"
 	"log/slog"
+
+	"github.com/clsync-go/clsync/event"
 )
 
 // Symbol is the name of the function a plugin exports, of type NewFunc.
@@ -55,39 +57,19 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Op is a set of things that happened to a path. Its bits are clsync's
-// own (watcher.Op); several may be set when events were merged.
-type Op uint8
-
-// The Op bits.
-const (
-	// Create: the object appeared (created, moved in, renamed to here).
-	Create Op = 1 << iota
-	// Modify: file content changed.
-	Modify
-	// Attrib: metadata changed (mode, owner, times).
-	Attrib
-	// Remove: the object disappeared (deleted, moved out, renamed away).
-	Remove
-	// Rescan: what lies below the path is unknown and must be synced
-	// recursively (a new or moved-in directory, a lost kernel queue, the
-	// initial sync).
-	Rescan
-)
+// Op is a set of things that happened to a path; several bits may be set
+// when events were merged. See package event for the bits: Create, Modify,
+// Attrib, Remove and Rescan (what lies below the path is unknown and must
+// be synced recursively: a new or moved-in directory, a lost kernel queue,
+// the initial sync).
+type Op = event.Op
 
 // Item is one path to sync. Items of a batch are sorted by Path; none lies
-// below another item that has Rescan.
-type Item struct {
-	// Path is relative to WatchDir, '/'-separated; "" is WatchDir itself.
-	// Names are bytes, not necessarily UTF-8.
-	Path string
-	Op   Op
-	// IsDir tells whether the object was a directory when the event was
-	// read (for Remove: before it went away). Lstat the path to know what
-	// is there now.
-	IsDir bool
-	// Mask is inotify's IN_* bits for the item: the kernel's mask when
-	// there was one, otherwise computed from Op and IsDir (IN_CREATE,
-	// IN_MODIFY, IN_ATTRIB, IN_DELETE, IN_ISDIR), on every OS.
-	Mask uint32
-}
+// below another item that has Rescan. Path is relative to WatchDir,
+// '/'-separated, "" being WatchDir itself; names are bytes, not
+// necessarily UTF-8. IsDir tells whether the object was a directory when
+// the event was read (for Remove: before it went away); lstat the path to
+// know what is there now. Mask is inotify's IN_* bits for the item: the
+// kernel's mask when there was one, otherwise computed from Op and IsDir
+// (IN_CREATE, IN_MODIFY, IN_ATTRIB, IN_DELETE, IN_ISDIR), on every OS.
+type Item = event.Event
