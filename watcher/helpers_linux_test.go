@@ -23,7 +23,7 @@ const waitTimeout = 10 * time.Second
 // rec reads a watcher's events for a test and keeps all it has seen.
 type rec struct {
 	t        *testing.T
-	w        *Watcher
+	w        *inotify
 	root     string
 	all      []event.Event
 	batches  [][]event.Event
@@ -50,12 +50,16 @@ func startCfg(t *testing.T, root string, opts Options, cfg config) *rec {
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
 	}
-	w, err := newWatcher(context.Background(), opts, cfg)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := newInotify(context.Background(), opts, cfg)
 	if err != nil {
 		t.Fatalf("New(%s): %v", root, err)
 	}
 	t.Cleanup(func() {
-		if err := w.Close(); err != nil {
+		if err := w.close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
@@ -66,7 +70,7 @@ func startCfg(t *testing.T, root string, opts Options, cfg config) *rec {
 func (r *rec) next(deadline <-chan time.Time, desc string) ([]event.Event, bool) {
 	r.t.Helper()
 	select {
-	case b, ok := <-r.w.Events():
+	case b, ok := <-r.w.events():
 		if !ok {
 			r.closed = true
 			return nil, false
@@ -93,7 +97,7 @@ func (r *rec) waitBatch(desc string, pred func([]event.Event) bool) []event.Even
 			}
 		}
 		if _, ok := r.next(deadline, desc); !ok {
-			r.t.Fatalf("events closed (err %v) while waiting for %s; events so far:\n%s", r.w.Err(), desc, dump(r.all))
+			r.t.Fatalf("events closed (err %v) while waiting for %s; events so far:\n%s", r.w.err(), desc, dump(r.all))
 		}
 	}
 }
@@ -111,7 +115,7 @@ func (r *rec) wait(desc string, pred func(event.Event) bool) event.Event {
 			}
 		}
 		if _, ok := r.next(deadline, desc); !ok {
-			r.t.Fatalf("events closed (err %v) while waiting for %s; events so far:\n%s", r.w.Err(), desc, dump(r.all))
+			r.t.Fatalf("events closed (err %v) while waiting for %s; events so far:\n%s", r.w.err(), desc, dump(r.all))
 		}
 	}
 }
@@ -131,7 +135,7 @@ func (r *rec) waitAll(desc string, want []string, covered func(p string, all []e
 	deadline := time.After(waitTimeout)
 	for len(missing()) > 0 {
 		if _, ok := r.next(deadline, fmt.Sprintf("%s (missing %q)", desc, missing())); !ok {
-			r.t.Fatalf("events closed (err %v) while waiting for %s", r.w.Err(), desc)
+			r.t.Fatalf("events closed (err %v) while waiting for %s", r.w.err(), desc)
 		}
 	}
 }
@@ -169,7 +173,7 @@ func (r *rec) barrier() {
 				break
 			}
 			if _, ok := r.next(deadline, "barrier "+name); !ok {
-				r.t.Fatalf("events closed (err %v) while waiting for barrier %s", r.w.Err(), name)
+				r.t.Fatalf("events closed (err %v) while waiting for barrier %s", r.w.err(), name)
 			}
 		}
 	}
@@ -181,7 +185,7 @@ func (r *rec) waitWatches(want int) {
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		r.barrier()
-		got := r.w.Watches()
+		got := r.w.watches()
 		if got == want {
 			return
 		}
@@ -294,7 +298,7 @@ func allStacks() string {
 	}
 }
 
-const readerCreator = "created by github.com/clsync-go/clsync/watcher.newWatcher"
+const readerCreator = "created by github.com/clsync-go/clsync/watcher.newInotify"
 
 // readerGoroutines counts the watcher reader goroutines alive, started or
 // not (then their frame is a wrapper, hence the match on the creator).

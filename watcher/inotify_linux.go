@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,17 +40,15 @@ type config struct {
 
 func defaultConfig() config { return config{readBufSize: 64 << 10, maxBacklog: 1 << 16} }
 
-// Watcher reports the changes below a root directory. A single goroutine
-// reads the inotify queue, keeps the watches in step with the tree and
-// delivers the events.
-type Watcher struct {
-	opts    Options
-	log     *slog.Logger
-	fd      int // the inotify instance, non-blocking
-	wakeFd  int // an eventfd that ends the reader's poll on Close
-	rootDev uint64
-	rootIno uint64
-	prefix  string // Root with a trailing slash
+// inotify is the Linux backend. A single goroutine reads the inotify queue,
+// keeps the watches in step with the tree and delivers the events.
+type inotify struct {
+	opts   Options
+	log    *slog.Logger
+	fd     int // the inotify instance, non-blocking
+	wakeFd int // an eventfd that ends the reader's poll on Close
+	pin    Root
+	prefix string // Root with a trailing slash
 
 	// The fields below belong to the reader goroutine once New returns.
 	noOpenat2   bool
@@ -72,8 +69,8 @@ type Watcher struct {
 	dirents     []byte
 	scratch     []byte // where paths are built (see relPath and sys_linux.go)
 
-	watches  atomic.Int64
-	events   chan []event.Event
+	nwatches atomic.Int64
+	ch       chan []event.Event
 	stop     chan struct{}
 	stopOnce sync.Once
 	mu       sync.Mutex // orders wake's write to wakeFd before the reader closes it
@@ -81,39 +78,20 @@ type Watcher struct {
 	stopCtx  func() bool
 	exited   chan struct{}
 	errMu    sync.Mutex
-	err      error // why the reader stopped; set before Events is closed
+	stopErr  error // why the reader stopped; set before ch is closed
 	closeErr error // from closing the descriptors; set before exited is closed
 }
 
-// New creates the inotify instance and watches the whole tree (honouring
-// Monitor) before it returns, so that the caller can start its initial sync
-// then and lose nothing: every change made after New started walking is
-// reported by a later event. It fails on any error that would leave a
-// directory unwatched. ctx stops the watcher when it is done.
-func New(ctx context.Context, opts Options) (*Watcher, error) {
-	return newWatcher(ctx, opts, defaultConfig())
+func newBackend(ctx context.Context, opts Options) (backend, error) {
+	return newInotify(ctx, opts, defaultConfig())
 }
 
-func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error) {
-	if !filepath.IsAbs(opts.Root) {
-		return nil, fmt.Errorf("watcher: root %q is not an absolute path", opts.Root)
+func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error) {
+	pin, err := PinRoot(opts.Root)
+	if err != nil {
+		return nil, err
 	}
-	opts.Root = filepath.Clean(opts.Root)
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.MovePairTimeout <= 0 {
-		opts.MovePairTimeout = DefaultMovePairTimeout
-	}
-	var st unix.Stat_t
-	if err := unix.Lstat(opts.Root, &st); err != nil {
-		return nil, &WatchError{Op: "stat", Path: opts.Root, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil, &WatchError{Op: "watch", Path: opts.Root, Err: unix.ENOTDIR,
-			Detail: "not a directory (the root must be resolved: no symlinks)"}
-	}
-	fd, err := newInotify()
+	fd, err := initInotify()
 	if err != nil {
 		return nil, err
 	}
@@ -122,20 +100,19 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 		unix.Close(fd)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	w := &Watcher{
+	w := &inotify{
 		opts:      opts,
 		log:       opts.Logger,
 		fd:        fd,
 		wakeFd:    wakeFd,
-		rootDev:   st.Dev,
-		rootIno:   st.Ino,
+		pin:       pin,
 		prefix:    opts.Root + "/",
 		noOpenat2: cfg.noOpenat2,
 		backlog:   max(cfg.maxBacklog, 1),
 		trace:     opts.Logger.Enabled(ctx, slog.LevelDebug),
 		buf:       make([]byte, max(cfg.readBufSize, maxEventSize)),
 		dirents:   make([]byte, 32<<10),
-		events:    make(chan []event.Event, 16),
+		ch:        make(chan []event.Event, 16),
 		stop:      make(chan struct{}),
 		exited:    make(chan struct{}),
 	}
@@ -164,7 +141,7 @@ func newWatcher(ctx context.Context, opts Options, cfg config) (*Watcher, error)
 // followed and a busy tree does not overflow the queue meanwhile; what that
 // reports waits in w.out for the reader to deliver, collapsed into a root
 // Rescan if it grows past the backlog bound.
-func (w *Watcher) initialWalk(ctx context.Context) error {
+func (w *inotify) initialWalk(ctx context.Context) error {
 	j := w.newJob(jobInitial, event.Event{})
 	w.push(walkItem{job: j, top: true})
 	for j.pending > 0 {
@@ -189,35 +166,28 @@ func (w *Watcher) initialWalk(ctx context.Context) error {
 	return nil
 }
 
-// Events delivers one slice per kernel read (after move pairing), and one
-// per finished scan of a new directory or re-walk. It is closed when the
-// watcher stops; Err then says why.
-func (w *Watcher) Events() <-chan []event.Event { return w.events }
+func (w *inotify) events() <-chan []event.Event { return w.ch }
 
-// Err returns, once Events is closed, the reason the watcher stopped: nil
-// after Close or the end of New's context, else a fatal error (a *RootError,
-// a *WatchError, or a failure to read the queue) after which the tree is no
-// longer mirrored faithfully.
-func (w *Watcher) Err() error {
+func (w *inotify) err() error {
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
-	return w.err
+	return w.stopErr
 }
 
-// Close stops the watcher, waits for its goroutine to end and releases the
-// inotify instance. It may be called more than once.
-func (w *Watcher) Close() error {
+func (w *inotify) close() error {
 	w.stopCtx()
 	w.wake()
 	<-w.exited
 	return w.closeErr
 }
 
-// Watches returns the number of watches held: one per watched directory,
-// plus for a moment those removed whose IN_IGNORED is still queued.
-func (w *Watcher) Watches() int { return int(w.watches.Load()) }
+// watches is one per watched directory, plus for a moment those removed
+// whose IN_IGNORED is still queued.
+func (w *inotify) watches() int { return int(w.nwatches.Load()) }
 
-func (w *Watcher) wake() {
+func (w *inotify) pinned() Root { return w.pin }
+
+func (w *inotify) wake() {
 	w.stopOnce.Do(func() {
 		close(w.stop)
 		w.mu.Lock()
@@ -230,27 +200,27 @@ func (w *Watcher) wake() {
 	})
 }
 
-func (w *Watcher) closeFds() error {
+func (w *inotify) closeFds() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
 	return errors.Join(unix.Close(w.fd), unix.Close(w.wakeFd))
 }
 
-func (w *Watcher) run() {
+func (w *inotify) run() {
 	err := w.loop()
 	if err != nil {
 		w.log.Error("watcher stopped", "err", err)
 	}
 	w.errMu.Lock()
-	w.err = err
+	w.stopErr = err
 	w.errMu.Unlock()
 	w.closeErr = w.closeFds()
-	close(w.events)
+	close(w.ch)
 	close(w.exited)
 }
 
-func (w *Watcher) loop() error {
+func (w *inotify) loop() error {
 	if !w.flush() { // what New's walk reported
 		return nil
 	}
@@ -292,7 +262,7 @@ func (w *Watcher) loop() error {
 }
 
 // poll waits up to timeout ms (-1: no limit) for the queue or the wake fd.
-func (w *Watcher) poll(timeout int) (readable, woken bool, err error) {
+func (w *inotify) poll(timeout int) (readable, woken bool, err error) {
 	fds := [2]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}}
 	for {
 		_, err := unix.Poll(fds[:], timeout)
@@ -311,7 +281,7 @@ func (w *Watcher) poll(timeout int) (readable, woken bool, err error) {
 
 // drain reads the queue, or notes that it was empty at before; then the
 // moves and deferred steps that were waiting for that news go on.
-func (w *Watcher) drain(readable bool, before time.Time) error {
+func (w *inotify) drain(readable bool, before time.Time) error {
 	if readable {
 		if err := w.readEvents(); err != nil {
 			return err
@@ -327,9 +297,9 @@ func (w *Watcher) drain(readable bool, before time.Time) error {
 }
 
 // work starts a due re-walk and walks a chunk.
-func (w *Watcher) work() error {
+func (w *inotify) work() error {
 	if w.overflowJob == nil && w.rewalk.start(time.Now()) {
-		if err := w.verifyRoot(); err != nil {
+		if err := w.pin.Check(); err != nil {
 			return err
 		}
 		w.overflowJob = w.newJob(jobOverflow, event.Event{})
@@ -342,7 +312,7 @@ func (w *Watcher) work() error {
 // deferred steps wait for the queue to be seen empty), else
 // the time to the next move deadline or re-walk, in whole milliseconds
 // rounded up, or -1 for none.
-func (w *Watcher) pollTimeout(now time.Time) int {
+func (w *inotify) pollTimeout(now time.Time) int {
 	if len(w.stack) > 0 || len(w.deferred) > 0 {
 		return 0
 	}
@@ -368,7 +338,7 @@ const closeGraceMs = 1
 
 // awaitingClose tells whether the slice being built holds a regular file
 // that was created and not (yet) written and closed.
-func (w *Watcher) awaitingClose() bool {
+func (w *inotify) awaitingClose() bool {
 	for i := range w.out {
 		ev := &w.out[i]
 		if ev.Op == event.Create && !ev.IsDir && ev.Mask&unix.IN_CLOSE_WRITE == 0 {
@@ -378,7 +348,7 @@ func (w *Watcher) awaitingClose() bool {
 	return false
 }
 
-func (w *Watcher) emit(ev event.Event) {
+func (w *inotify) emit(ev event.Event) {
 	if n := len(w.out); n > 0 {
 		if last := &w.out[n-1]; last.Path == ev.Path && last.IsDir == ev.IsDir {
 			last.Op |= ev.Op
@@ -392,12 +362,12 @@ func (w *Watcher) emit(ev event.Event) {
 // flush delivers the slice being built; false when the watcher is stopping.
 // Blocking on a slow consumer is bounded by its promise to receive promptly;
 // meanwhile the kernel queues events, and an overflow is repaired.
-func (w *Watcher) flush() bool {
+func (w *inotify) flush() bool {
 	if len(w.out) == 0 {
 		return true
 	}
 	select {
-	case w.events <- w.out:
+	case w.ch <- w.out:
 		w.out = nil
 		return true
 	case <-w.stop:
@@ -405,7 +375,7 @@ func (w *Watcher) flush() bool {
 	}
 }
 
-func (w *Watcher) readEvents() error {
+func (w *inotify) readEvents() error {
 	var n int
 	for {
 		start := time.Now()
@@ -450,11 +420,11 @@ func (w *Watcher) readEvents() error {
 	return nil
 }
 
-func (w *Watcher) monitored(rel string) bool {
+func (w *inotify) monitored(rel string) bool {
 	return rel == "" || w.opts.Monitor == nil || w.opts.Monitor(rel)
 }
 
-func (w *Watcher) abs(rel string) string {
+func (w *inotify) abs(rel string) string {
 	if rel == "" {
 		return w.opts.Root
 	}
@@ -462,7 +432,7 @@ func (w *Watcher) abs(rel string) string {
 }
 
 // handle turns one kernel event into Events and keeps the watches in step.
-func (w *Watcher) handle(wd int32, mask, cookie uint32, name string, now time.Time) error {
+func (w *inotify) handle(wd int32, mask, cookie uint32, name string, now time.Time) error {
 	if w.trace {
 		w.log.Debug("inotify event", "wd", wd, "mask", fmt.Sprintf("%#x", mask), "cookie", cookie, "name", name)
 	}
@@ -546,7 +516,7 @@ func (w *Watcher) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 
 // rootGone returns the fatal error for an event that means the root is no
 // longer the tree being mirrored.
-func (w *Watcher) rootGone(mask uint32) error {
+func (w *inotify) rootGone(mask uint32) error {
 	var reason string
 	switch {
 	case mask&unix.IN_DELETE_SELF != 0:
@@ -563,20 +533,7 @@ func (w *Watcher) rootGone(mask uint32) error {
 	return &RootError{Root: w.opts.Root, Reason: reason}
 }
 
-// verifyRoot checks, before a re-walk, that the root path still names the
-// watched directory: the events that would say otherwise may have been lost.
-func (w *Watcher) verifyRoot() error {
-	var st unix.Stat_t
-	if err := unix.Lstat(w.opts.Root, &st); err != nil {
-		return &RootError{Root: w.opts.Root, Reason: "root directory was deleted or moved away: " + err.Error()}
-	}
-	if st.Dev != w.rootDev || st.Ino != w.rootIno {
-		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
-	}
-	return nil
-}
-
-func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) error {
+func (w *inotify) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) error {
 	m := w.moves.take(cookie)
 	if m == nil { // moved in from outside the tree
 		if isDir {
@@ -644,7 +601,7 @@ func (w *Watcher) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 // expireMoves turns the pending halves whose partner can no longer come into
 // moves out of the tree: those past their deadline once the queue was seen
 // empty after it, or all of them.
-func (w *Watcher) expireMoves(all bool) error {
+func (w *inotify) expireMoves(all bool) error {
 	for _, m := range w.moves.expired(w.drainedAt, all) {
 		if m.isDir && m.atSource() {
 			// The node was taken by name: if a walk got ahead of the
@@ -674,7 +631,7 @@ func (w *Watcher) expireMoves(all bool) error {
 
 // overflowed handles IN_Q_OVERFLOW: events were lost, so the watches are
 // repaired by a re-walk, and the root Rescan is reported when it is done.
-func (w *Watcher) overflowed(now time.Time) error {
+func (w *inotify) overflowed(now time.Time) error {
 	// The partners of pending halves may be among the lost events.
 	if err := w.expireMoves(true); err != nil {
 		return err

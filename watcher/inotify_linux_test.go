@@ -65,7 +65,7 @@ func TestBasicOps(t *testing.T) {
 	if !has(b, is("old", event.Remove, false)) {
 		t.Errorf("file rename: want Remove old with Create new in one slice, got\n%s", dump(b))
 	}
-	if got := r.w.Watches(); got != 1 {
+	if got := r.w.watches(); got != 1 {
 		t.Errorf("Watches() = %d, want 1", got)
 	}
 }
@@ -113,7 +113,7 @@ func TestDirRenamedWithin(t *testing.T) {
 	mkdirAll(t, filepath.Join(root, "a/b/c"))
 	mkdirAll(t, filepath.Join(root, "dst"))
 	r := start(t, root, Options{})
-	if got := r.w.Watches(); got != 5 {
+	if got := r.w.watches(); got != 5 {
 		t.Fatalf("Watches() = %d, want 5", got)
 	}
 	// The write right after the rename is queued with the old wd before the
@@ -321,7 +321,7 @@ func TestIgnoredForgetsRemovedSubtree(t *testing.T) {
 	mkdirAll(t, filepath.Join(root, "a/b/c"))
 	mkdirAll(t, filepath.Join(root, "keep"))
 	r := start(t, root, Options{})
-	if got := r.w.Watches(); got != 5 {
+	if got := r.w.watches(); got != 5 {
 		t.Fatalf("Watches() = %d, want 5", got)
 	}
 	if err := os.RemoveAll(filepath.Join(root, "a")); err != nil {
@@ -347,7 +347,7 @@ func TestRootDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitClosed()
-	checkRootError(t, r.w.Err(), root, "deleted")
+	checkRootError(t, r.w.err(), root, "deleted")
 }
 
 func TestRootMoved(t *testing.T) {
@@ -357,7 +357,7 @@ func TestRootMoved(t *testing.T) {
 	r := start(t, root, Options{})
 	rename(t, root, filepath.Join(parent, "elsewhere"))
 	r.waitClosed()
-	checkRootError(t, r.w.Err(), root, "moved away")
+	checkRootError(t, r.w.err(), root, "moved away")
 	if has(r.all, func(ev event.Event) bool { return ev.Op&event.Remove != 0 }) {
 		t.Errorf("content reported as removed:\n%s", dump(r.all))
 	}
@@ -372,7 +372,7 @@ func TestRootUnmounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitClosed()
-	checkRootError(t, r.w.Err(), root, "unmounted")
+	checkRootError(t, r.w.err(), root, "unmounted")
 	if has(r.all, func(ev event.Event) bool { return ev.Op&event.Remove != 0 }) {
 		t.Errorf("content reported as removed:\n%s", dump(r.all))
 	}
@@ -414,7 +414,7 @@ func TestSubmountUnmounted(t *testing.T) {
 	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(root, "m"), unix.MNT_DETACH) })
 	mkdirAll(t, filepath.Join(root, "m/x/y"))
 	r := start(t, root, Options{})
-	if got := r.w.Watches(); got != 4 {
+	if got := r.w.watches(); got != 4 {
 		t.Fatalf("Watches() = %d, want 4", got)
 	}
 	// Unmount both: the tmpfs goes away only with its last mount.
@@ -442,7 +442,7 @@ func TestOneFileSystem(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = unix.Unmount(filepath.Join(root, "m"), unix.MNT_DETACH) })
 	r := start(t, root, Options{OneFileSystem: true})
-	if got := r.w.Watches(); got != 2 {
+	if got := r.w.watches(); got != 2 {
 		t.Fatalf("Watches() = %d, want 2 (root and plain)", got)
 	}
 	n := len(r.all)
@@ -541,7 +541,7 @@ func TestSymlinkNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := start(t, root, Options{})
-	if got := r.w.Watches(); got != 2 {
+	if got := r.w.watches(); got != 2 {
 		t.Fatalf("Watches() = %d, want 2 (root, real)", got)
 	}
 	n := len(r.all)
@@ -580,7 +580,7 @@ func TestOpenDirRefusesSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fallback := range []bool{false, true} {
-		w := &Watcher{opts: Options{Root: root}, prefix: root + "/", noOpenat2: fallback}
+		w := &inotify{opts: Options{Root: root}, prefix: root + "/", noOpenat2: fallback}
 		for _, rel := range []string{"a", "a/b"} {
 			if fd, err := w.openDir(rel); err == nil {
 				unix.Close(fd)
@@ -631,7 +631,7 @@ func TestMonitorExcludes(t *testing.T) {
 	mkdirAll(t, filepath.Join(root, "keep/skip"))
 	skip := func(rel string) bool { return filepath.Base(rel) != "skip" }
 	r := start(t, root, Options{Monitor: skip})
-	if got := r.w.Watches(); got != 2 {
+	if got := r.w.watches(); got != 2 {
 		t.Fatalf("Watches() = %d, want 2 (root, keep)", got)
 	}
 	n := len(r.all)

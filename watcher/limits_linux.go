@@ -51,13 +51,13 @@ type watchLimits struct {
 	needed int // directories the tree needs watched (a lower bound)
 }
 
-func (w *Watcher) watchError(op, rel string, err error) error {
+func (w *inotify) watchError(op, rel string, err error) error {
 	return watchError(op, w.abs(rel), err, func() watchLimits {
 		return watchLimits{
 			limit: readLimit("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches"),
 			// One more walk, only on this failure path, so that the message
 			// can say how far to raise the limit.
-			needed: max(w.countDirs(time.Now().Add(10*time.Second)), w.Watches()+1),
+			needed: max(w.countDirs(time.Now().Add(10*time.Second)), w.watches()+1),
 		}
 	})
 }
@@ -96,7 +96,7 @@ func initError(err error, instances limit, nofile uint64) error {
 		err, instances.name, instances.value, nofile, instances.name, max(2*instances.value, 128))
 }
 
-func newInotify() (int, error) {
+func initInotify() (int, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err == nil {
 		return fd, nil

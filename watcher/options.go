@@ -1,7 +1,9 @@
 package watcher
 
 import (
+	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 )
 
@@ -38,3 +40,18 @@ type Options struct {
 // scanned again as a move-in. One that is too long only delays the Remove of a
 // move out, by far less than the aggregator's own delay of seconds.
 const DefaultMovePairTimeout = 50 * time.Millisecond
+
+// withDefaults checks the root and fills in what was left zero.
+func (o Options) withDefaults() (Options, error) {
+	if !filepath.IsAbs(o.Root) {
+		return o, fmt.Errorf("watcher: root %q is not an absolute path", o.Root)
+	}
+	o.Root = filepath.Clean(o.Root)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MovePairTimeout <= 0 {
+		o.MovePairTimeout = DefaultMovePairTimeout
+	}
+	return o, nil
+}

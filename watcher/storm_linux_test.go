@@ -107,7 +107,7 @@ func TestWideDirectory(t *testing.T) {
 // disk that monitor (nil: all) selects: same paths, each with its own wd.
 func checkTree(t *testing.T, r *rec, monitor func(string) bool) {
 	t.Helper()
-	if err := r.w.Close(); err != nil {
+	if err := r.w.close(); err != nil {
 		t.Fatal(err)
 	}
 	var got []string

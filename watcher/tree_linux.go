@@ -65,7 +65,7 @@ func (n *node) appendRel(b []byte) []byte {
 // relPath returns the path relative to the root of name in directory n, or
 // of n itself when name is "". It is built in w.scratch so that the string
 // is its only allocation.
-func (w *Watcher) relPath(n *node, name string) string {
+func (w *inotify) relPath(n *node, name string) string {
 	b := n.appendRel(w.scratch[:0])
 	if name != "" {
 		if len(b) > 0 {
@@ -101,7 +101,7 @@ func (n *node) isAncestorOf(d *node) bool {
 const maxListedChildren = 32
 
 // child returns the watched subdirectory name of p, or nil.
-func (w *Watcher) child(p *node, name string) *node {
+func (w *inotify) child(p *node, name string) *node {
 	if m := w.bigDirs[p]; m != nil {
 		return m[name]
 	}
@@ -115,7 +115,7 @@ func (w *Watcher) child(p *node, name string) *node {
 
 // addChild adds c, whose parent and name are set, to the children of its
 // parent, which has no child of that name (the callers drop it first).
-func (w *Watcher) addChild(c *node) {
+func (w *inotify) addChild(c *node) {
 	p := c.parent
 	if m := w.bigDirs[p]; m != nil {
 		m[c.name] = c
@@ -147,7 +147,7 @@ func (w *Watcher) addChild(c *node) {
 // unlink takes n out of the children of its parent, if it is among them.
 // A directory that was moved to the map stays there until it is empty:
 // children may be dropped while children ranges over them.
-func (w *Watcher) unlink(n *node) {
+func (w *inotify) unlink(n *node) {
 	p := n.parent
 	if p == nil {
 		return
@@ -169,11 +169,11 @@ func (w *Watcher) unlink(n *node) {
 	}
 }
 
-func (w *Watcher) hasChildren(p *node) bool { return p.first != nil || w.bigDirs[p] != nil }
+func (w *inotify) hasChildren(p *node) bool { return p.first != nil || w.bigDirs[p] != nil }
 
 // children ranges over the watched subdirectories of p. The body may drop
 // the child it is given.
-func (w *Watcher) children(p *node) iter.Seq[*node] {
+func (w *inotify) children(p *node) iter.Seq[*node] {
 	return func(yield func(*node) bool) {
 		if m := w.bigDirs[p]; m != nil {
 			for _, c := range m {
@@ -201,12 +201,12 @@ func (w *Watcher) children(p *node) iter.Seq[*node] {
 // adopt returns nil when the directory was already listed by job j at another
 // place or is an ancestor of its new place: one inode reachable at two paths
 // (a bind mount), which can only be watched under one of them.
-func (w *Watcher) adopt(wd int32, parent *node, name string, j *job) *node {
+func (w *inotify) adopt(wd int32, parent *node, name string, j *job) *node {
 	if parent == nil {
 		// The root is watched first, by New; later walks check that they
 		// reach the same inode (see step).
 		if w.root == nil {
-			w.root = &node{wd: wd, mark: attachedBit, ino: w.rootIno, dev: uint32(w.rootDev)}
+			w.root = &node{wd: wd, mark: attachedBit, ino: w.pin.Ino, dev: uint32(w.pin.Dev)}
 			w.setWd(w.root)
 		}
 		return w.root
@@ -237,7 +237,7 @@ func (w *Watcher) adopt(wd int32, parent *node, name string, j *job) *node {
 
 // move re-parents n, which keeps its wd: every event queued for n or its
 // descendants resolves to the new path from now on.
-func (w *Watcher) move(n, parent *node, name string) {
+func (w *inotify) move(n, parent *node, name string) {
 	// Unlinked first: what it replaces may be its old ancestor (the walk
 	// can see the disk ahead of the queued events), whose drop must not
 	// take n along.
@@ -253,7 +253,7 @@ func (w *Watcher) move(n, parent *node, name string) {
 }
 
 // drop takes n and its subtree out of the tree and removes their watches.
-func (w *Watcher) drop(n *node) {
+func (w *inotify) drop(n *node) {
 	if !n.attached() {
 		return
 	}
@@ -264,7 +264,7 @@ func (w *Watcher) drop(n *node) {
 	w.release(n)
 }
 
-func (w *Watcher) release(n *node) {
+func (w *inotify) release(n *node) {
 	n.detach()
 	for c := range w.children(n) {
 		c.next = nil
@@ -284,23 +284,23 @@ func (w *Watcher) release(n *node) {
 	}
 }
 
-func (w *Watcher) setWd(n *node) {
+func (w *inotify) setWd(n *node) {
 	if w.wds.get(n.wd) == nil {
-		w.watches.Add(1)
+		w.nwatches.Add(1)
 	}
 	w.wds.set(n)
 }
 
-func (w *Watcher) forget(n *node) {
+func (w *inotify) forget(n *node) {
 	if w.wds.get(n.wd) == n {
 		w.wds.delete(n.wd)
-		w.watches.Add(-1)
+		w.nwatches.Add(-1)
 	}
 }
 
 // reapDetached forgets the detached nodes whose IN_IGNORED an overflow may
 // have lost; see release.
-func (w *Watcher) reapDetached() {
+func (w *inotify) reapDetached() {
 	var detached []*node
 	for n := range w.wds.all() {
 		if !n.attached() {

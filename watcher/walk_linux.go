@@ -65,7 +65,7 @@ type deferral struct {
 }
 
 // itemRel returns the path of the directory of step it.
-func (w *Watcher) itemRel(it walkItem) string {
+func (w *inotify) itemRel(it walkItem) string {
 	if it.parent == nil {
 		return ""
 	}
@@ -80,7 +80,7 @@ const walkChunk = 64
 // would otherwise stay with the watcher for good.
 const maxIdleStack = 1024
 
-func (w *Watcher) newJob(kind jobKind, done event.Event) *job {
+func (w *inotify) newJob(kind jobKind, done event.Event) *job {
 	w.jobID++
 	if w.trace {
 		w.log.Debug("walk job", "job", w.jobID, "kind", kind, "path", done.Path)
@@ -88,7 +88,7 @@ func (w *Watcher) newJob(kind jobKind, done event.Event) *job {
 	return &job{id: w.jobID, kind: kind, done: done}
 }
 
-func (w *Watcher) push(it walkItem) {
+func (w *inotify) push(it walkItem) {
 	it.job.pending++
 	w.stack = append(w.stack, it)
 }
@@ -96,7 +96,7 @@ func (w *Watcher) push(it walkItem) {
 // newDir starts watching the directory name that appeared in parent and
 // reports done when its subtree is watched. A directory excluded by Monitor
 // is reported as a plain directory Create.
-func (w *Watcher) newDir(parent *node, name string, done event.Event) {
+func (w *inotify) newDir(parent *node, name string, done event.Event) {
 	if !w.monitored(done.Path) {
 		done.Op = (done.Op | event.Create) &^ event.Rescan
 		w.emit(done)
@@ -106,7 +106,7 @@ func (w *Watcher) newDir(parent *node, name string, done event.Event) {
 }
 
 // walkSome does up to n steps.
-func (w *Watcher) walkSome(n int) error {
+func (w *inotify) walkSome(n int) error {
 	for ; n > 0 && len(w.stack) > 0; n-- {
 		it := w.stack[len(w.stack)-1]
 		// Cleared so that the room left behind holds on to no node.
@@ -126,7 +126,7 @@ func (w *Watcher) walkSome(n int) error {
 // whatever is created after the listing is reported by an event (the mkdir
 // race). Subdirectories are queued as further steps of the same job, and
 // watched subdirectories that are no longer listed are dropped.
-func (w *Watcher) step(it walkItem) error {
+func (w *inotify) step(it walkItem) error {
 	dfd, st, res, err := w.openItem(it)
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func (w *Watcher) step(it walkItem) error {
 		return nil
 	}
 	defer unix.Close(dfd)
-	if it.parent != nil && w.opts.OneFileSystem && st.Dev != w.rootDev {
+	if it.parent != nil && w.opts.OneFileSystem && st.Dev != w.pin.Dev {
 		if old := w.child(it.parent, it.name); old != nil {
 			w.drop(old)
 		}
@@ -223,7 +223,7 @@ func (r openResult) String() string { return [...]string{"opened", "gone", "stal
 // and checked by inode, and the directory is opened relative to it: it is
 // then in that parent by construction. A stale parent defers the step until
 // the queued events have been handled.
-func (w *Watcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
+func (w *inotify) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
 	var st unix.Stat_t
 	if it.parent == nil {
 		fd, err := w.openDir("")
@@ -237,7 +237,7 @@ func (w *Watcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
 			unix.Close(fd)
 			return -1, st, gone, w.watchError("stat", "", err)
 		}
-		if st.Dev != w.rootDev || st.Ino != w.rootIno {
+		if !w.pin.Is(st.Dev, st.Ino) {
 			unix.Close(fd)
 			return -1, st, gone, &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
 		}
@@ -264,7 +264,7 @@ func (w *Watcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
 
 // openParent opens the watched directory p by its path in the tree and
 // checks that it is p's inode.
-func (w *Watcher) openParent(p *node) (int, openResult, error) {
+func (w *inotify) openParent(p *node) (int, openResult, error) {
 	if !p.attached() {
 		return -1, gone, nil
 	}
@@ -303,7 +303,7 @@ const (
 
 // identify tells whether the directory of node n is the one at name in
 // parent now, going by inode, to settle what an event naming it refers to.
-func (w *Watcher) identify(parent *node, name string, n *node) (identity, error) {
+func (w *inotify) identify(parent *node, name string, n *node) (identity, error) {
 	pfd, res, err := w.openParent(parent)
 	switch {
 	case err != nil:
@@ -334,7 +334,7 @@ const deferStaleAfter = time.Second
 
 // deferItem parks a step whose parent is stale until the queue has been
 // seen empty after now (see retryDeferred).
-func (w *Watcher) deferItem(it walkItem) {
+func (w *inotify) deferItem(it walkItem) {
 	now := time.Now()
 	if it.deferral == nil {
 		it.deferral = &deferral{since: now}
@@ -351,7 +351,7 @@ func (w *Watcher) deferItem(it walkItem) {
 
 // retryDeferred queues again the deferred steps parked before drainedAt: the
 // events that made their parent's path stale have been handled since.
-func (w *Watcher) retryDeferred() {
+func (w *inotify) retryDeferred() {
 	keep := w.deferred[:0]
 	for _, it := range w.deferred {
 		if it.deferral.at.Before(w.drainedAt) {
@@ -367,7 +367,7 @@ func (w *Watcher) retryDeferred() {
 // addWatch watches the directory of step it, open as dfd. Going through the
 // descriptor puts the watch on exactly the directory that was reached
 // without following any symlink (see openDir) and is then listed.
-func (w *Watcher) addWatch(dfd int, it walkItem) (int32, error) {
+func (w *inotify) addWatch(dfd int, it walkItem) (int32, error) {
 	w.scratch = append(strconv.AppendInt(append(w.scratch[:0], "/proc/self/fd/"...), int64(dfd), 10), 0)
 	wd, err := inotifyAddWatch(w.fd, w.scratch, watchMask)
 	if err == nil {
@@ -380,7 +380,7 @@ func (w *Watcher) addWatch(dfd int, it walkItem) (int32, error) {
 	return -1, w.watchError("watch", w.itemRel(it), err)
 }
 
-func (w *Watcher) stepDone(j *job) {
+func (w *inotify) stepDone(j *job) {
 	j.pending--
 	if j.pending > 0 {
 		return
@@ -410,7 +410,7 @@ func vanished(err error) bool {
 // out of the tree (IN_DONT_FOLLOW would only protect the last component).
 // It never keeps a descriptor open beyond one step, so the watcher does not
 // keep file systems busy (umount works, and the kernel reports IN_UNMOUNT).
-func (w *Watcher) openDir(rel string) (int, error) {
+func (w *inotify) openDir(rel string) (int, error) {
 	if w.noOpenat2 {
 		return openDirByComponent(w.opts.Root, rel)
 	}
@@ -466,7 +466,7 @@ func openDirByComponent(root, rel string) (int, error) {
 // directory dfd (rel; needed only with a Monitor) that is to be watched.
 // Symlinks are not directories here. Only those names are allocated: the
 // other entries are looked at in place.
-func (w *Watcher) subdirs(dfd int, rel string, add func(name string)) error {
+func (w *inotify) subdirs(dfd int, rel string, add func(name string)) error {
 	for {
 		n, err := unix.Getdents(dfd, w.dirents)
 		if err == unix.EINTR {
@@ -516,7 +516,7 @@ func (w *Watcher) subdirs(dfd int, rel string, add func(name string)) error {
 
 // countDirs counts the directories New would watch, for the ENOSPC message.
 // It gives up at the deadline: the message then says "at least".
-func (w *Watcher) countDirs(deadline time.Time) int {
+func (w *inotify) countDirs(deadline time.Time) int {
 	count := 0
 	queue := []string{""}
 	for len(queue) > 0 && time.Now().Before(deadline) {
@@ -528,7 +528,7 @@ func (w *Watcher) countDirs(deadline time.Time) int {
 		}
 		if w.opts.OneFileSystem && rel != "" {
 			var st unix.Stat_t
-			if unix.Fstat(dfd, &st) != nil || st.Dev != w.rootDev {
+			if unix.Fstat(dfd, &st) != nil || st.Dev != w.pin.Dev {
 				unix.Close(dfd)
 				continue
 			}

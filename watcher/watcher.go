@@ -1,0 +1,67 @@
+// Package watcher turns kernel file-system notifications into events on
+// paths relative to the watched root. It is the only package that talks to
+// the kernel's notification interfaces; each one is a backend behind the
+// portable Watcher (inotify on Linux).
+package watcher
+
+import (
+	"context"
+
+	"github.com/clsync-go/clsync/event"
+)
+
+// Watcher reports the changes below a root directory on Events. It is safe
+// for concurrent use.
+type Watcher struct {
+	b backend
+}
+
+// backend is one kernel interface. A backend owns a goroutine that reads
+// the kernel, keeps its watches in step with the tree and delivers events.
+type backend interface {
+	events() <-chan []event.Event
+	// err is why the backend stopped, once events is closed.
+	err() error
+	close() error
+	watches() int
+	pinned() Root
+}
+
+// New watches the whole tree (honouring Options.Monitor) before it returns,
+// so that the caller can start its initial sync then and lose nothing:
+// every change made after New started walking is reported by a later event.
+// It fails on any error that would leave a directory unwatched. ctx stops
+// the watcher when it is done.
+func New(ctx context.Context, opts Options) (*Watcher, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBackend(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Watcher{b: b}, nil
+}
+
+// Events delivers one slice per kernel read (after move pairing), and one
+// per finished scan of a new directory or re-walk. It is closed when the
+// watcher stops; Err then says why. The caller must receive promptly: the
+// kernel queues what happens meanwhile, and an overflow costs a re-walk.
+func (w *Watcher) Events() <-chan []event.Event { return w.b.events() }
+
+// Err returns, once Events is closed, the reason the watcher stopped: nil
+// after Close or the end of New's context, else a fatal error (a *RootError,
+// a *WatchError, or a failure to read the kernel) after which the tree is no
+// longer mirrored faithfully.
+func (w *Watcher) Err() error { return w.b.err() }
+
+// Close stops the watcher, waits for its goroutine to end and releases the
+// kernel resources. It may be called more than once.
+func (w *Watcher) Close() error { return w.b.close() }
+
+// Watches returns the number of kernel watches held.
+func (w *Watcher) Watches() int { return w.b.watches() }
+
+// Root is the watched directory as New pinned it.
+func (w *Watcher) Root() Root { return w.b.pinned() }
