@@ -1,5 +1,10 @@
 package watcher
 
+import "errors"
+
+// ErrClosed is returned by Quiesce once the watcher has been closed.
+var ErrClosed = errors.New("watcher: closed")
+
 // WatchError reports a directory the watcher could not open, watch or list,
 // so that changes below it would be missed. It unwraps to the errno, so
 // errors.Is(err, fs.ErrPermission) and errors.Is(err, unix.ENOSPC) work.

@@ -63,23 +63,29 @@ type inotify struct {
 	jobID       uint64
 	overflowJob *job
 	rewalk      rewalkSchedule
-	drainedAt   time.Time     // the queue was empty at this time: pending moves older than it have no partner queued
+	drainedAt   time.Time // the queue was empty at this time: pending moves older than it have no partner queued
+	consumed    uint64    // bytes read from the queue so far
+	activeJobs  map[*job]struct{}
+	moveSeq     uint64 // numbers the move halves in arrival order
+	rewalks     uint64 // re-walks started so far
+	barriers    []*barrier
 	out         []event.Event // the slice being built for the next send
 	buf         []byte
 	dirents     []byte
 	scratch     []byte // where paths are built (see relPath and sys_linux.go)
 
-	nwatches atomic.Int64
-	ch       chan []event.Event
-	stop     chan struct{}
-	stopOnce sync.Once
-	mu       sync.Mutex // orders wake's write to wakeFd before the reader closes it
-	closed   bool
-	stopCtx  func() bool
-	exited   chan struct{}
-	errMu    sync.Mutex
-	stopErr  error // why the reader stopped; set before ch is closed
-	closeErr error // from closing the descriptors; set before exited is closed
+	nwatches    atomic.Int64
+	newBarriers []chan struct{} // Quiesce calls the reader has not taken yet (under mu)
+	ch          chan []event.Event
+	stop        chan struct{}
+	stopOnce    sync.Once
+	mu          sync.Mutex // orders poke's write to wakeFd before the reader closes it; guards newBarriers
+	closed      bool
+	stopCtx     func() bool
+	exited      chan struct{}
+	errMu       sync.Mutex
+	stopErr     error // why the reader stopped; set before ch is closed
+	closeErr    error // from closing the descriptors; set before exited is closed
 }
 
 func newBackend(ctx context.Context, opts Options) (backend, error) {
@@ -101,20 +107,21 @@ func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	w := &inotify{
-		opts:      opts,
-		log:       opts.Logger,
-		fd:        fd,
-		wakeFd:    wakeFd,
-		pin:       pin,
-		prefix:    opts.Root + "/",
-		noOpenat2: cfg.noOpenat2,
-		backlog:   max(cfg.maxBacklog, 1),
-		trace:     opts.Logger.Enabled(ctx, slog.LevelDebug),
-		buf:       make([]byte, max(cfg.readBufSize, maxEventSize)),
-		dirents:   make([]byte, 32<<10),
-		ch:        make(chan []event.Event, 16),
-		stop:      make(chan struct{}),
-		exited:    make(chan struct{}),
+		opts:       opts,
+		log:        opts.Logger,
+		fd:         fd,
+		wakeFd:     wakeFd,
+		pin:        pin,
+		prefix:     opts.Root + "/",
+		noOpenat2:  cfg.noOpenat2,
+		backlog:    max(cfg.maxBacklog, 1),
+		trace:      opts.Logger.Enabled(ctx, slog.LevelDebug),
+		buf:        make([]byte, max(cfg.readBufSize, maxEventSize)),
+		dirents:    make([]byte, 32<<10),
+		ch:         make(chan []event.Event, 16),
+		activeJobs: make(map[*job]struct{}),
+		stop:       make(chan struct{}),
+		exited:     make(chan struct{}),
 	}
 	if opts.Root == "/" {
 		w.prefix = "/"
@@ -187,17 +194,37 @@ func (w *inotify) watches() int { return int(w.nwatches.Load()) }
 
 func (w *inotify) pinned() Root { return w.pin }
 
+// wake stops the reader.
 func (w *inotify) wake() {
 	w.stopOnce.Do(func() {
 		close(w.stop)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if !w.closed {
-			var one [8]byte
-			binary.NativeEndian.PutUint64(one[:], 1)
-			_, _ = unix.Write(w.wakeFd, one[:])
-		}
+		w.poke()
 	})
+}
+
+// poke ends the reader's poll, so that it looks at w.stop and the new
+// barriers.
+func (w *inotify) poke() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(w.wakeFd, one[:])
+	}
+}
+
+// woken handles a readable wakeFd: false when the reader is to stop.
+func (w *inotify) woken() bool {
+	var buf [8]byte
+	_, _ = unix.Read(w.wakeFd, buf[:]) // resets the count; EAGAIN if another read did
+	select {
+	case <-w.stop:
+		return false
+	default:
+	}
+	w.takeBarriers()
+	return true
 }
 
 func (w *inotify) closeFds() error {
@@ -227,7 +254,7 @@ func (w *inotify) loop() error {
 	for {
 		before := time.Now()
 		readable, woken, err := w.poll(w.pollTimeout(before))
-		if err != nil || woken {
+		if err != nil || woken && !w.woken() {
 			return err
 		}
 		if err := w.drain(readable, before); err != nil {
@@ -240,7 +267,7 @@ func (w *inotify) loop() error {
 			// file and a second one right after it.
 			before := time.Now()
 			readable, woken, err := w.poll(closeGraceMs)
-			if err != nil || woken {
+			if err != nil || woken && !w.woken() {
 				return err
 			}
 			if readable {
@@ -258,6 +285,7 @@ func (w *inotify) loop() error {
 		if !w.flush() {
 			return nil
 		}
+		w.passBarriers()
 	}
 }
 
@@ -302,6 +330,7 @@ func (w *inotify) work() error {
 		if err := w.pin.Check(); err != nil {
 			return err
 		}
+		w.rewalks++
 		w.overflowJob = w.newJob(jobOverflow, event.Event{})
 		w.push(walkItem{job: w.overflowJob, top: true})
 	}
@@ -383,6 +412,9 @@ func (w *inotify) readEvents() error {
 		n, err = unix.Read(w.fd, w.buf)
 		if err == unix.EINTR {
 			continue
+		}
+		if n > 0 {
+			w.consumed += uint64(n)
 		}
 		if err == unix.EAGAIN {
 			w.drainedAt = start
@@ -480,8 +512,9 @@ func (w *inotify) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 	isDir := mask&unix.IN_ISDIR != 0
 	switch {
 	case mask&unix.IN_MOVED_FROM != 0:
+		w.moveSeq++
 		m := &pendingMove{cookie: cookie, parent: n, name: name, rel: rel, isDir: isDir, mask: mask,
-			deadline: now.Add(w.opts.MovePairTimeout)}
+			deadline: now.Add(w.opts.MovePairTimeout), seq: w.moveSeq}
 		if isDir {
 			m.node = w.child(n, name)
 		}

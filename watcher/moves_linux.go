@@ -20,6 +20,7 @@ type pendingMove struct {
 	mask     uint32
 	deadline time.Time
 	paired   bool
+	seq      uint64 // arrival order, for Quiesce
 }
 
 // atSource tells whether the moved directory's node is still where the
@@ -92,4 +93,17 @@ func (t *moveTable) next() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.order[0].deadline, true
+}
+
+// pendingUpTo tells whether a half that arrived as seq or before is still
+// waiting for its partner.
+func (t *moveTable) pendingUpTo(seq uint64) bool {
+	// Not in seq order throughout: expireMoves puts back a half it cannot
+	// decide yet.
+	for _, m := range t.order {
+		if m.seq <= seq && !m.paired {
+			return true
+		}
+	}
+	return false
 }

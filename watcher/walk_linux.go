@@ -85,7 +85,9 @@ func (w *inotify) newJob(kind jobKind, done event.Event) *job {
 	if w.trace {
 		w.log.Debug("walk job", "job", w.jobID, "kind", kind, "path", done.Path)
 	}
-	return &job{id: w.jobID, kind: kind, done: done}
+	j := &job{id: w.jobID, kind: kind, done: done}
+	w.activeJobs[j] = struct{}{}
+	return j
 }
 
 func (w *inotify) push(it walkItem) {
@@ -385,6 +387,7 @@ func (w *inotify) stepDone(j *job) {
 	if j.pending > 0 {
 		return
 	}
+	delete(w.activeJobs, j)
 	switch j.kind {
 	case jobDir:
 		ev := j.done

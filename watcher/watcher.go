@@ -25,6 +25,7 @@ type backend interface {
 	close() error
 	watches() int
 	pinned() Root
+	quiesce(ctx context.Context) error
 }
 
 // New watches the whole tree (honouring Options.Monitor) before it returns,
@@ -59,6 +60,14 @@ func (w *Watcher) Err() error { return w.b.err() }
 // Close stops the watcher, waits for its goroutine to end and releases the
 // kernel resources. It may be called more than once.
 func (w *Watcher) Close() error { return w.b.close() }
+
+// Quiesce returns once every change made before the call has been
+// delivered on Events: the kernel queue as it was at the call has been
+// read, and the walks of new directories, the pairing of renames and the
+// re-walk after an overflow that those events started are done and
+// reported. Changes made meanwhile do not hold it up, so it returns on a
+// busy tree too. It returns ctx's error, or the watcher's once it stopped.
+func (w *Watcher) Quiesce(ctx context.Context) error { return w.b.quiesce(ctx) }
 
 // Watches returns the number of kernel watches held.
 func (w *Watcher) Watches() int { return w.b.watches() }
