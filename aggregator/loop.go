@@ -154,6 +154,10 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 				serving, servingID = nil, -1
 			}
 		case r := <-a.reqs:
+			// What was sent before the request comes first: the agent
+			// waits for the watcher's Quiesce, which returns once its
+			// events are sent, then asks for a Flush that must see them.
+			in = drain(in, core)
 			if r.flush {
 				waiting = append(waiting, r.reply)
 			} else {
@@ -163,6 +167,23 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 		case <-wake:
 		}
 	}
+}
+
+// drain adds the event slices waiting in in, without blocking; it returns
+// nil once in is closed.
+func drain(in <-chan []event.Event, core *Core) <-chan []event.Event {
+	for in != nil {
+		select {
+		case evs, ok := <-in:
+			if !ok {
+				return nil
+			}
+			core.Add(evs, time.Now())
+		default:
+			return in
+		}
+	}
+	return nil
 }
 
 type runResult struct {
@@ -236,7 +257,8 @@ func reply(to []chan flushResult, r flushResult) {
 // Flush waits for a running sync to end, then syncs everything queued in
 // one run, ignoring -t, -T and -w, and returns how many paths that run had
 // and its error (the items are requeued on error). 0 and nil mean nothing
-// was queued and no sync was running.
+// was queued and no sync was running. Event slices sent to Run before the
+// call are queued first.
 func (a *Aggregator) Flush(ctx context.Context) (int, error) {
 	r, err := a.request(ctx, true)
 	return r.n, err

@@ -264,3 +264,22 @@ func TestRunKeepsSyncingAfterInputCloses(t *testing.T) {
 		h.stop()
 	})
 }
+
+// Events sent before a Flush are in it, even when they still wait in the
+// channel's buffer (the agent flushes right after the watcher's Quiesce).
+func TestFlushTakesEventsSentBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := make(chan []event.Event, 4)
+		agg := New(Config{CollectDelay: time.Hour, SyncDelay: time.Hour}, func(ctx context.Context, b Batch) error { return nil })
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go agg.Run(ctx, in)
+		for i := range 50 {
+			in <- []event.Event{{Path: "f", Op: event.Modify}}
+			n, err := agg.Flush(ctx)
+			if err != nil || n != 1 {
+				t.Fatalf("flush %d: %d items (%v), want the event sent before it", i, n, err)
+			}
+		}
+	})
+}
