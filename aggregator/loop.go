@@ -8,8 +8,10 @@ import (
 	"github.com/clsync-go/clsync/event"
 )
 
-// SyncFunc syncs one batch. Runs never overlap. A non-nil error sends the
-// batch's items back to the queue; ctx is cancelled when Run's is.
+// SyncFunc syncs one batch. Up to Config.Parallel runs go on at once, on
+// batches that share no path when Config.Safe is set; with Parallel 1 runs
+// never overlap. A non-nil error sends the batch's items back to the queue;
+// ctx is cancelled when Run's is.
 type SyncFunc func(ctx context.Context, b Batch) error
 
 // ErrStopped is returned by Flush and Rescan once Run has returned.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/clsync-go/clsync/privsep"
 )
@@ -26,10 +26,9 @@ func (e *ExitError) Error() string {
 
 // Runner starts handler processes: in the watch dir, in a process group of
 // their own (so a stop kills rsync's children too), with clsync's
-// environment, under a timeout.
+// environment, killed if the agent dies.
 type Runner struct {
-	Dir     string        // working directory: the watch dir
-	Timeout time.Duration // -k; 0 = none
+	Dir string // working directory: the watch dir
 	// Ignore lists exit codes that count as success (-x, and 24 for rsync).
 	Ignore map[int]bool
 	// Env adds variables to the handler's environment (CLSYNC_STATUS, ...).
@@ -38,39 +37,35 @@ type Runner struct {
 	Identity privsep.Identity
 }
 
-// Run executes argv and waits for it. A cancelled ctx or an expired timeout
-// kills the whole process group.
+// Run executes argv and waits for it. A cancelled ctx (a stop, or the -k
+// timeout) kills the whole process group.
 func (r *Runner) Run(ctx context.Context, argv []string) error {
-	if r.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
-		defer cancel()
-	}
+	return r.RunTo(ctx, argv, os.Stderr)
+}
+
+// RunTo is Run with the handler's stderr going to stderr (its stdout goes
+// to our stderr: it is log output).
+func (r *Runner) RunTo(ctx context.Context, argv []string, stderr io.Writer) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = r.Dir
 	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	cmd.Env = os.Environ()
 	if r.Env != nil {
 		cmd.Env = append(cmd.Env, r.Env()...)
 	}
 	cmd.SysProcAttr = privsep.HandlerAttr(r.Identity)
-	if err := cmd.Start(); err != nil {
+	waited, err := privsep.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start sync handler %s: %w", argv[0], err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var err error
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
 		// Negative pid: the process group, so rsync's own children die too.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-waited
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("sync handler %s: killed after the %s timeout (-k)", argv[0], r.Timeout)
-		}
-		return ctx.Err()
+		return fmt.Errorf("sync handler %s: killed: %w", argv[0], context.Cause(ctx))
 	}
 	if err == nil {
 		return nil

@@ -5,16 +5,17 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/privsep"
 )
 
-// Handler syncs batches. Sync is not called concurrently.
+// Handler syncs batches. Sync may be called concurrently for batches that
+// share no path (--threading).
 type Handler interface {
 	// Sync syncs items; initial marks the initial sync of the whole tree.
 	Sync(ctx context.Context, items []event.Event, initial bool) error
@@ -40,9 +41,8 @@ type Config struct {
 	// PreferInclude (--rsync-prefer-include) drops the exclude list.
 	PreferInclude bool
 
-	Ignore  map[int]bool  // -x
-	Timeout time.Duration // -k
-	Filter  Filter        // -R; nil: everything
+	Ignore map[int]bool // -x
+	Filter Filter       // -R; nil: everything
 	// FullInitialSync (-F) ignores Filter during the initial sync.
 	FullInitialSync bool
 	// Exclude lists paths (relative to the watch dir) that rsync modes
@@ -61,6 +61,21 @@ type Config struct {
 	Identity privsep.Identity
 	Logger   *slog.Logger
 }
+
+// ErrInvalid is what errors.Is finds in an error of New that a user's
+// configuration caused (an unknown mode, a file that is no plugin for this
+// clsync): clsync exits with EINVAL for them.
+var ErrInvalid = errors.New("invalid sync handler configuration")
+
+// invalidf is an error that matches ErrInvalid.
+func invalidf(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
+
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
 
 // New makes the handler for cfg.Mode.
 func New(cfg Config) (Handler, error) {
@@ -81,7 +96,7 @@ func New(cfg Config) (Handler, error) {
 	case "plugin":
 		return newPlugin(cfg)
 	default:
-		return nil, fmt.Errorf("unknown sync handler mode %q (one of: simple, direct, shell, rsyncdirect, rsyncshell, plugin)", cfg.Mode)
+		return nil, invalidf("unknown sync handler mode %q (one of: simple, direct, shell, rsyncdirect, rsyncshell, plugin)", cfg.Mode)
 	}
 }
 
@@ -108,7 +123,7 @@ func runner(cfg Config, alsoIgnore ...int) *Runner {
 	for _, c := range alsoIgnore {
 		ignore[c] = true
 	}
-	return &Runner{Dir: cfg.WatchDir, Timeout: cfg.Timeout, Ignore: ignore, Env: cfg.Env, Identity: cfg.Identity}
+	return &Runner{Dir: cfg.WatchDir, Ignore: ignore, Env: cfg.Env, Identity: cfg.Identity}
 }
 
 // optionVars resolves the template variables every mode knows.

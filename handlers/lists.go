@@ -2,16 +2,14 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/clsync-go/clsync/event"
+	"github.com/clsync-go/clsync/internal/beneath"
 )
 
 // walkedMask is clsync's mask for an object found by a walk: IN_CREATE,
@@ -53,7 +51,7 @@ func (p planner) plan(items []event.Event, initial bool) ([]step, error) {
 	}
 	var steps []step
 	for _, it := range items {
-		if it.Op&event.Rescan != 0 && p.isRealDir(it.Path) {
+		if it.Op&event.Rescan != 0 && beneath.IsDir(p.root, it.Path) {
 			var err error
 			if steps, err = p.walk(steps, it); err != nil {
 				return nil, err
@@ -68,49 +66,13 @@ func (p planner) plan(items []event.Event, initial bool) ([]step, error) {
 	return steps, nil
 }
 
-// isRealDir tells whether rel is a directory reached from the root through
-// directories only: a symlink anywhere on the way would lead the walk out
-// of the tree.
-func (p planner) isRealDir(rel string) bool {
-	at := p.root
-	for _, name := range strings.Split(rel, "/") {
-		if name == "" {
-			continue
-		}
-		at = filepath.Join(at, name)
-		fi, err := os.Lstat(at)
-		if err != nil || !fi.IsDir() {
-			return false
-		}
-	}
-	return true
-}
-
 // walk appends the steps for the rescanned directory it and what lies below
 // it. The rules decide as in clsync's walk: an object they do not sync is
 // skipped, a directory they do not walk is not entered.
 func (p planner) walk(steps []step, it event.Event) ([]step, error) {
-	top := filepath.Join(p.root, it.Path)
-	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			// Gone or replaced while we walk: its own event follows.
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-				return nil
-			}
-			return err
-		}
-		rel := it.Path
-		if path != top {
-			below := strings.TrimPrefix(path[len(top):], "/")
-			if rel == "" {
-				rel = below
-			} else {
-				rel += "/" + below
-			}
-		}
-		dir := d.IsDir()
+	err := beneath.Walk(p.root, it.Path, func(rel string, dir bool) error {
 		s := step{rel: rel, mask: walkedMask(dir)}
-		if path == top {
+		if rel == it.Path {
 			// The item itself keeps what the kernel said about it.
 			s.mask = event.Event{Path: it.Path, Op: it.Op, IsDir: true, Mask: it.Mask}.EventMask()
 		}
@@ -120,25 +82,25 @@ func (p planner) walk(steps []step, it event.Event) ([]step, error) {
 			walk := !dir || p.filter.Walk(rel)
 			if !p.filter.Sync(rel, dir) {
 				if !walk {
-					return fs.SkipDir
+					return beneath.SkipDir
 				}
 				return nil
 			}
 			if !walk {
 				steps = append(steps, s)
-				return fs.SkipDir
+				return beneath.SkipDir
 			}
 		}
 		if dir && p.haveRecursive {
 			s.recursive = true
 			steps = append(steps, s)
-			return fs.SkipDir
+			return beneath.SkipDir
 		}
 		steps = append(steps, s)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", top, err)
+		return nil, fmt.Errorf("walk %s: %w", abs(p.root, it.Path), err)
 	}
 	return steps, nil
 }
@@ -218,7 +180,7 @@ func usesVar(name string, templates ...[]string) bool {
 // would copy into the root directory (clsync 0.4.5 does exactly that).
 func checkDestination(cfg Config, templates ...[]string) error {
 	if cfg.Destination == "" && usesVar("destination-dir", templates...) {
-		return fmt.Errorf("mode %s: the sync handler arguments use %%destination-dir%%, but --destination-dir is not set", cfg.Mode)
+		return invalidf("mode %s: the sync handler arguments use %%destination-dir%%, but --destination-dir is not set", cfg.Mode)
 	}
 	return nil
 }

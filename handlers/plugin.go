@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/handlers/clsyncplugin"
@@ -17,6 +18,9 @@ type pluginHandler struct {
 	cfg    Config
 	path   string
 	syncer clsyncplugin.Syncer
+	// mu keeps the plugin ABI's promise that Sync is never called
+	// concurrently, whatever --threading lets run side by side.
+	mu sync.Mutex
 }
 
 // newPlugin loads the plugin. A missing file is an error that wraps
@@ -40,10 +44,10 @@ func newPlugin(cfg Config) (Handler, error) {
 		Option: option, Logger: cfg.Logger.With("plugin", cfg.Program),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sync handler plugin %s: %s: %w", cfg.Program, clsyncplugin.Symbol, err)
+		return nil, invalidf("sync handler plugin %s: %s: %v", cfg.Program, clsyncplugin.Symbol, err)
 	}
 	if syncer == nil {
-		return nil, fmt.Errorf("sync handler plugin %s: %s returned no Syncer", cfg.Program, clsyncplugin.Symbol)
+		return nil, invalidf("sync handler plugin %s: %s returned no Syncer", cfg.Program, clsyncplugin.Symbol)
 	}
 	return &pluginHandler{cfg: cfg, path: cfg.Program, syncer: syncer}, nil
 }
@@ -63,11 +67,8 @@ func (h *pluginHandler) Sync(ctx context.Context, items []event.Event, initial b
 	if len(out) == 0 {
 		return nil
 	}
-	if h.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
-		defer cancel()
-	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if err := h.syncer.Sync(ctx, out, initial); err != nil {
 		return fmt.Errorf("sync handler plugin %s: %w", h.path, err)
 	}

@@ -3,7 +3,6 @@
 package handlers
 
 import (
-	"fmt"
 	"plugin"
 	"strings"
 
@@ -19,11 +18,11 @@ func openPlugin(path string) (clsyncplugin.NewFunc, error) {
 			// Go's own message does not say what to do about it.
 			hint = " (rebuild the plugin with the Go version and clsync source this clsync was built from)"
 		}
-		return nil, fmt.Errorf("load sync handler plugin %s: %w%s", path, err, hint)
+		return nil, invalidf("load sync handler plugin %s: %v%s", path, err, hint)
 	}
 	sym, err := p.Lookup(clsyncplugin.Symbol)
 	if err != nil {
-		return nil, fmt.Errorf("sync handler plugin %s does not export %s (func(clsyncplugin.Config) (clsyncplugin.Syncer, error))", path, clsyncplugin.Symbol)
+		return nil, invalidf("sync handler plugin %s does not export %s (func(clsyncplugin.Config) (clsyncplugin.Syncer, error))", path, clsyncplugin.Symbol)
 	}
 	// A func is looked up as itself, a variable as a pointer to it.
 	switch f := sym.(type) {
@@ -34,5 +33,5 @@ func openPlugin(path string) (clsyncplugin.NewFunc, error) {
 			return *f, nil
 		}
 	}
-	return nil, fmt.Errorf("sync handler plugin %s: %s is a %T, want func(clsyncplugin.Config) (clsyncplugin.Syncer, error)", path, clsyncplugin.Symbol, sym)
+	return nil, invalidf("sync handler plugin %s: %s is a %T, want func(clsyncplugin.Config) (clsyncplugin.Syncer, error)", path, clsyncplugin.Symbol, sym)
 }

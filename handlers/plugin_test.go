@@ -185,13 +185,17 @@ func testPluginRecords(t *testing.T, so string) {
 	record := filepath.Join(t.TempDir(), "record")
 	log := &testlog.Buffer{}
 	h, err := New(Config{Mode: "plugin", Program: so, WatchDir: "/w", Destination: "/d", Label: "lbl",
-		Filter: set, Timeout: time.Minute, Logger: slog.New(slog.NewTextHandler(log, nil)),
+		Filter: set, Logger: slog.New(slog.NewTextHandler(log, nil)),
 		Option: func(name string) (string, bool) { return record, name == "record" }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	items := append(append([]event.Event{}, weirdItems...), event.Event{Path: "skip", Op: event.Create})
-	if err := h.Sync(context.Background(), items, false); err != nil {
+	// The recorder checks that the context (with dispatch's -k deadline)
+	// reaches it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.Sync(ctx, items, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Close(); err != nil {

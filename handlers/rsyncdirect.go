@@ -3,6 +3,7 @@ package handlers
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -47,6 +48,9 @@ type rsyncDirect struct {
 	// emptyExclude is an empty exclude list kept for the handler's life
 	// ("" with -U, where every sync keeps lists of its own to inspect).
 	emptyExclude string
+	// races tells a partial transfer that a changing source explains from
+	// a failure (see raceLog): only where rsync itself runs.
+	races bool
 }
 
 func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
@@ -59,7 +63,7 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 	}
 	// rsync's 24 ("some files vanished") is normal on a live tree: the
 	// vanished file's removal is its own event.
-	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24)}
+	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24), races: true}
 	if !cfg.KeepLists && !cfg.PreferInclude {
 		if r.emptyExclude, err = writeList(dir, "exclist", nil); err != nil {
 			r.Close()
@@ -145,7 +149,17 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyn
 	}
 	argv := append([]string{r.cfg.Program}, ExpandTemplate(template, vars)...)
 	r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(part.include), "exclude_lines", len(part.exclude))
-	return r.run.Run(ctx, argv)
+	if !r.races {
+		return r.run.Run(ctx, argv)
+	}
+	log := &raceLog{out: os.Stderr}
+	err = r.run.RunTo(ctx, argv, log)
+	var exit *ExitError
+	if errors.As(err, &exit) && exit.Code == 23 && log.onlyRaces() {
+		r.cfg.Logger.Info("rsync met files changing under it (exit 23); their own events are queued", "races", log.races)
+		return nil
+	}
+	return err
 }
 
 // writeList writes one pattern per line to a new file named like clsync's

@@ -1,12 +1,10 @@
 package handlers
 
 import (
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/clsync-go/clsync/event"
+	"github.com/clsync-go/clsync/internal/beneath"
 )
 
 // Filter is what a handler needs of the rules (-R): whether a path is synced
@@ -88,8 +86,7 @@ func parentDir(rel string) string {
 func (b *listBuilder) isDir(rel string) bool {
 	ok, cached := b.dirExists[rel]
 	if !cached {
-		fi, err := os.Lstat(filepath.Join(b.root, rel))
-		ok = err == nil && fi.IsDir()
+		ok = beneath.IsDir(b.root, rel)
 		b.dirExists[rel] = ok
 	}
 	return ok
@@ -116,36 +113,23 @@ func (b *listBuilder) excludeBelow(rel string) error {
 	if b.filter == nil {
 		return nil
 	}
-	start := filepath.Join(b.root, rel)
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			// Vanished while we walk: a later event covers it.
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		if p == start {
+	return beneath.Walk(b.root, rel, func(r string, dir bool) error {
+		if r == rel {
 			return nil
 		}
-		r := strings.TrimPrefix(p, b.root+"/")
-		if !b.filter.Sync(r, d.IsDir()) {
+		if !b.filter.Sync(r, dir) {
 			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, ""))
-			if d.IsDir() {
-				return fs.SkipDir
+			if dir {
+				return beneath.SkipDir
 			}
 			return nil
 		}
-		if d.IsDir() && !b.filter.Walk(r) {
+		if dir && !b.filter.Walk(r) {
 			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, "/*"))
-			return fs.SkipDir
+			return beneath.SkipDir
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return nil
 }
 
 func (b *listBuilder) flush() {

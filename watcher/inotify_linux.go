@@ -194,6 +194,8 @@ func (w *inotify) watches() int { return int(w.nwatches.Load()) }
 
 func (w *inotify) pinned() Root { return w.pin }
 
+func (w *inotify) done() <-chan struct{} { return w.exited }
+
 // wake stops the reader.
 func (w *inotify) wake() {
 	w.stopOnce.Do(func() {

@@ -7,10 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clsync-go/clsync/event"
+	"github.com/clsync-go/clsync/internal/beneath"
 	"golang.org/x/sys/unix"
 )
 
@@ -273,7 +273,7 @@ func (w *inotify) openParent(p *node) (int, openResult, error) {
 	var pfd int
 	var err error
 	if w.noOpenat2 {
-		pfd, err = openDirByComponent(w.opts.Root, w.relPath(p, ""))
+		pfd, err = beneath.OpenDirByComponent(w.opts.Root, w.relPath(p, ""))
 	} else {
 		pfd, err = openBeneath(w.cPath(p))
 	}
@@ -415,7 +415,7 @@ func vanished(err error) bool {
 // keep file systems busy (umount works, and the kernel reports IN_UNMOUNT).
 func (w *inotify) openDir(rel string) (int, error) {
 	if w.noOpenat2 {
-		return openDirByComponent(w.opts.Root, rel)
+		return beneath.OpenDirByComponent(w.opts.Root, rel)
 	}
 	if rel == "" {
 		return openBeneath(w.cString(w.opts.Root))
@@ -437,32 +437,6 @@ func openBeneath(path []byte) (int, error) {
 		}
 		return fd, err
 	}
-}
-
-// openDirByComponent is openDir for kernels without openat2 (before 5.6):
-// it walks rel one component at a time with O_NOFOLLOW.
-func openDirByComponent(root, rel string) (int, error) {
-	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	parts := []string{"."}
-	if rel != "" {
-		parts = strings.Split(rel, "/")
-	}
-	for i, part := range parts {
-		flags := unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-		if i == len(parts)-1 {
-			flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-		}
-		next, err := unix.Openat(fd, part, flags, 0)
-		unix.Close(fd)
-		if err != nil {
-			return -1, err
-		}
-		fd = next
-	}
-	return fd, nil
 }
 
 // subdirs calls add with the name of each subdirectory of the open
@@ -521,31 +495,23 @@ func (w *inotify) subdirs(dfd int, rel string, add func(name string)) error {
 // It gives up at the deadline: the message then says "at least".
 func (w *inotify) countDirs(deadline time.Time) int {
 	count := 0
-	queue := []string{""}
-	for len(queue) > 0 && time.Now().Before(deadline) {
-		rel := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		dfd, err := w.openDir(rel)
-		if err != nil {
-			continue
+	errLate := errors.New("late")
+	beneath.Walk(w.opts.Root, "", func(rel string, dir bool) error {
+		switch {
+		case time.Now().After(deadline):
+			return errLate
+		case !dir:
+			return nil
+		case rel != "" && !w.monitored(rel):
+			return beneath.SkipDir
 		}
 		if w.opts.OneFileSystem && rel != "" {
-			var st unix.Stat_t
-			if unix.Fstat(dfd, &st) != nil || st.Dev != w.pin.Dev {
-				unix.Close(dfd)
-				continue
+			if st, err := beneath.Lstat(w.opts.Root, rel); err != nil || st.Dev != w.pin.Dev {
+				return beneath.SkipDir
 			}
 		}
 		count++
-		var names []string
-		err = w.subdirs(dfd, rel, func(name string) { names = append(names, name) })
-		unix.Close(dfd)
-		if err != nil {
-			continue
-		}
-		for _, name := range names {
-			queue = append(queue, join(rel, name))
-		}
-	}
+		return nil
+	})
 	return count
 }

@@ -26,6 +26,8 @@ type backend interface {
 	watches() int
 	pinned() Root
 	quiesce(ctx context.Context) error
+	// done is closed once the backend's goroutine has ended.
+	done() <-chan struct{}
 }
 
 // New watches the whole tree (honouring Options.Monitor) before it returns,
@@ -56,6 +58,10 @@ func (w *Watcher) Events() <-chan []event.Event { return w.b.events() }
 // a *WatchError, or a failure to read the kernel) after which the tree is no
 // longer mirrored faithfully.
 func (w *Watcher) Err() error { return w.b.err() }
+
+// Done is closed once the watcher has stopped (Events is closed, and Err
+// says why).
+func (w *Watcher) Done() <-chan struct{} { return w.b.done() }
 
 // Close stops the watcher, waits for its goroutine to end and releases the
 // kernel resources. It may be called more than once.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,16 +55,12 @@ func daemonize(argv []string, stderr io.Writer) error {
 	if err := cmd.Wait(); err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
 			// The daemon said why on our stderr already.
-			return &handlerExitError{err: errAlreadyReported, code: ee.ExitCode()}
+			return &exitStatus{code: ee.ExitCode()}
 		}
 		return fmt.Errorf("background: the daemon failed to start: %w", err)
 	}
 	return fmt.Errorf("background: the daemon exited before it was ready")
 }
-
-// errAlreadyReported ends the run with an exit code and no message of its
-// own: the message was printed by the process that failed.
-var errAlreadyReported = errors.New("")
 
 // daemonReady returns the function a daemon calls once it is watching; it
 // does nothing in a process that is not a -b daemon.

@@ -2,39 +2,40 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"syscall"
 
 	"github.com/clsync-go/clsync/config"
+	"github.com/clsync-go/clsync/dispatch"
+	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/internal/cli"
 	"github.com/clsync-go/clsync/rules"
 )
-
-// invalidError is bad input from the user: an option, a value, a conflict,
-// a config key. It maps to EINVAL, like clsync.
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string { return e.msg }
-
-func usageErrorf(format string, args ...any) error {
-	return &invalidError{msg: fmt.Sprintf(format, args...)}
-}
 
 // exitCode is the one place that turns an error into the process exit code.
 // clsync exits with an errno: 22 (EINVAL) for bad input, 2 (ENOENT) for a
 // missing file or directory, 13 (EACCES) for a permission problem, and the
-// errno of any other failed system call.
+// errno of any other failed system call. A run that a failing sync ended
+// exits with the handler's exit code, as clsync does, or 1.
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	var inv *invalidError
-	if errors.As(err, &inv) || errors.Is(err, rules.ErrSyntax) || errors.Is(err, config.ErrSyntax) {
-		return int(syscall.EINVAL)
+	var status *exitStatus
+	if errors.As(err, &status) {
+		return status.code
 	}
-	var exit *handlerExitError
-	if errors.As(err, &exit) {
-		return exit.code
+	if dispatch.IsFatal(err) {
+		var exit *handlers.ExitError
+		if errors.As(err, &exit) {
+			return exit.Code
+		}
+		return 1
+	}
+	for _, invalid := range []error{cli.ErrInvalid, handlers.ErrInvalid, rules.ErrSyntax, config.ErrSyntax} {
+		if errors.Is(err, invalid) {
+			return int(syscall.EINVAL)
+		}
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -49,12 +50,8 @@ func exitCode(err error) int {
 	return 1
 }
 
-// handlerExitError ends the run with a chosen exit code, e.g. the sync
-// handler's own code once retries are exhausted, as clsync does.
-type handlerExitError struct {
-	err  error
-	code int
-}
+// exitStatus ends the program with a code whose reason was reported by
+// another process already (the -b daemon that failed to start).
+type exitStatus struct{ code int }
 
-func (e *handlerExitError) Error() string { return e.err.Error() }
-func (e *handlerExitError) Unwrap() error { return e.err }
+func (e *exitStatus) Error() string { return "" }

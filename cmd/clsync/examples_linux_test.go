@@ -3,7 +3,9 @@ package main
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,10 +50,11 @@ func TestExampleChown(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the chown example runs as root")
 	}
-	wwwData, ok := lookupUser("www-data")
-	if !ok {
+	u, err := user.Lookup("www-data")
+	if err != nil {
 		t.Skip("no www-data user")
 	}
+	wwwData, _ := strconv.Atoi(u.Uid)
 	root := t.TempDir()
 	other := filepath.Join(root, "someone-elses")
 	os.WriteFile(other, nil, 0o644)

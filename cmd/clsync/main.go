@@ -1,5 +1,7 @@
 // Command clsync keeps a destination equal to a watched directory tree, live.
-// It is a command-line compatible successor of clsync 0.4.5.
+// It is a command-line compatible successor of clsync 0.4.5. main reads the
+// options, maps signals to the agent's methods and errors to exit codes;
+// everything else lives in the packages it drives.
 package main
 
 import (
@@ -12,6 +14,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/clsync-go/clsync/agent"
+	"github.com/clsync-go/clsync/internal/cli"
 )
 
 const version = "0.1.0"
@@ -22,120 +27,137 @@ const version = "0.1.0"
 // the environment still wins.
 const gcPercent = 30
 
+// dumpSignal is clsync's signal 29: dump the instance's state to --dump-dir.
+const dumpSignal = syscall.Signal(29)
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	code, reexec := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	if reexec != nil {
+	code, block := program(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if block != "" {
 		stop()
 		// Our identity stays (same pid for the pid file and for systemd),
 		// the new block's options take effect, and its initial sync
 		// covers whatever changed in between.
 		self, err := os.Executable()
 		if err == nil {
-			argv := append(append([]string{os.Args[0]}, os.Args[1:]...), "--config-block="+reexec.block)
-			err = syscall.Exec(self, argv, os.Environ())
+			err = syscall.Exec(self, append([]string{os.Args[0]}, withBlock(os.Args[1:], block)...), os.Environ())
 		}
-		fmt.Fprintf(os.Stderr, "clsync: switch to config block %s: %s\n", reexec.block, err)
+		fmt.Fprintf(os.Stderr, "clsync: switch to config block %s: %s\n", block, err)
 		os.Exit(exitCode(err))
 	}
 	os.Exit(code)
 }
 
-// reexecError ends a run so that main starts the program again with
-// another config block (--custom-signals). Go cannot change a running
-// program's options in place as clsync does; starting again with the same
-// pid and arguments plus the block gives the same result.
-type reexecError struct{ block string }
+// blockPrefix is the option main adds to switch config blocks.
+const blockPrefix = "--config-block="
 
-func (e *reexecError) Error() string { return "switch to config block " + e.block }
-
-// runMain is run, telling main when to start again with another block.
-func runMain(ctx context.Context, argv []string, stdout, stderr io.Writer) (int, *reexecError) {
-	err := runErr(ctx, argv, stdout, stderr)
-	var re *reexecError
-	if errors.As(err, &re) {
-		return 0, re
+// withBlock is argv choosing block: the option goes before the handler
+// template's "--" (after it, it would be a template word), replacing the
+// one an earlier switch put there, so that argv does not grow with every
+// switch. The last --config-block wins, so the user's own -K loses to it.
+func withBlock(argv []string, block string) []string {
+	end := len(argv)
+	for i, a := range argv {
+		if a == "--" {
+			end = i
+			break
+		}
 	}
-	report(stderr, err)
-	return exitCode(err), nil
+	at := end
+	if at > 0 && strings.HasPrefix(argv[at-1], blockPrefix) {
+		at--
+	}
+	out := append([]string{}, argv[:at]...)
+	out = append(out, blockPrefix+block)
+	return append(out, argv[end:]...)
 }
 
-// run is the whole program behind main, so tests can call it in process.
-// It returns the exit code.
-func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
-	code, _ := runMain(ctx, argv, stdout, stderr)
-	return code
-}
-
-// report prints an error as the one line clsync users get.
-func report(stderr io.Writer, err error) {
+// program is the whole program behind main, so that tests can run it in
+// process. It returns the exit code and, when a --custom-signals signal
+// asked for it, the config block to start again with.
+func program(ctx context.Context, argv []string, stdout, stderr io.Writer) (code int, block string) {
+	block, err := runArgs(ctx, argv, stdout, stderr)
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(stderr, "clsync: %s\n", oneLine(err.Error()))
 	}
+	return exitCode(err), block
 }
 
-func runErr(ctx context.Context, argv []string, stdout, stderr io.Writer) error {
-	s, _, err := loadSettings(argv, os.Getenv("HOME"))
+func runArgs(ctx context.Context, argv []string, stdout, stderr io.Writer) (string, error) {
+	s, err := cli.Load(argv, os.Getenv("HOME"))
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case s.Help:
-		writeHelp(stdout)
-		return nil
+		cli.WriteHelp(stdout, version)
+		return "", nil
 	case s.Version:
 		fmt.Fprintf(stdout, "clsync-go %s (command-line compatible with clsync 0.4.5)\n", version)
-		return nil
+		return "", nil
 	case s.CheckRulesSet:
-		return checkRules(stdout, s)
+		return "", cli.CheckRules(stdout, s)
 	}
-	if err := checkConflicts(s); err != nil {
-		return err
-	}
-	if err := checkPaths(s); err != nil {
-		return err
-	}
-	if err := checkImplemented(s); err != nil {
-		return err
+	if err := s.Validate(); err != nil {
+		return "", err
 	}
 	if s.Background && os.Getenv(daemonEnv) == "" {
-		return daemonize(argv, stderr)
+		return "", daemonize(argv, stderr)
 	}
-	return runSync(ctx, s, stderr)
+	log, closeLog, err := s.Logger(stderr)
+	if err != nil {
+		return "", err
+	}
+	defer closeLog()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
+	for sig := range s.CustomSignals {
+		signal.Notify(sigs, syscall.Signal(sig))
+	}
+	defer signal.Stop(sigs)
+
+	a := agent.New(s.Agent(log, daemonReady()))
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	block := ""
+	for {
+		select {
+		case err := <-done:
+			if errors.Is(err, agent.ErrDrained) {
+				return block, nil
+			}
+			return "", err
+		case sig := <-sigs:
+			if b, ok := s.CustomSignals[int(sig.(syscall.Signal))]; ok {
+				// --custom-signals: sync what changed, then start again
+				// with that config block.
+				log.Info("switching config block", "signal", int(sig.(syscall.Signal)), "block", b)
+				block = b
+				a.Drain()
+				continue
+			}
+			switch sig {
+			case syscall.SIGUSR2:
+				a.Rescan()
+			case syscall.SIGHUP:
+				a.ReloadRules()
+			case dumpSignal:
+				if err := a.Dump(s.DumpDir); err != nil {
+					log.Error("dump (signal 29)", "err", err)
+				}
+			case syscall.SIGQUIT:
+				a.Quit()
+			}
+		}
+	}
 }
 
 // oneLine keeps an error on one line of the log, whatever a path contains.
 func oneLine(s string) string {
 	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
-}
-
-func writeHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage: clsync [OPTION]... [-- HANDLER-ARGUMENT...]\n")
-	fmt.Fprintf(w, "Keep a destination equal to a watched directory tree, live (clsync-go %s).\n\n", version)
-	for _, o := range optionTable {
-		if o.configOnly {
-			continue
-		}
-		left := "    "
-		if o.short != 0 {
-			left = fmt.Sprintf("-%c, ", o.short)
-		}
-		left += "--" + o.name
-		switch {
-		case o.arg == argRequired:
-			left += "=" + o.param
-		case o.arg == argOptional && o.param != "":
-			left += "[=" + o.param + "]"
-		}
-		fmt.Fprintf(w, "  %-40s %s\n", left, o.help)
-	}
-	fmt.Fprint(w, `
-Config file keys are the long option names; "--" and "---" set the handler
-templates. Numbers are plain seconds or bytes. Exit codes: 0 success, 22 invalid
-input, 2 missing file or directory, 13 permission denied.
-`)
 }

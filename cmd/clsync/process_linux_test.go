@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clsync-go/clsync/internal/treecmp"
 )
 
 // TestMain lets a test start this test binary as the clsync program, so
@@ -23,7 +25,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type agent struct {
+type agentProc struct {
 	cmd    *exec.Cmd
 	stderr *fileLog
 	exited chan struct{}
@@ -39,20 +41,20 @@ func (l *fileLog) String() string {
 	return string(b)
 }
 
-func startAgent(t *testing.T, args ...string) *agent {
+func startAgent(t *testing.T, args ...string) *agentProc {
 	t.Helper()
 	return startAgentConf(t, "/NULL/", args...)
 }
 
 // startAgentConf starts the program with config file conf (-H).
-func startAgentConf(t *testing.T, conf string, args ...string) *agent {
+func startAgentConf(t *testing.T, conf string, args ...string) *agentProc {
 	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	a := &agent{stderr: &fileLog{f}, exited: make(chan struct{})}
+	a := &agentProc{stderr: &fileLog{f}, exited: make(chan struct{})}
 	a.cmd = exec.Command(os.Args[0], append([]string{"-H", conf}, args...)...)
 	a.cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
 	a.cmd.Stderr = f
@@ -71,14 +73,14 @@ func startAgentConf(t *testing.T, conf string, args ...string) *agent {
 	return a
 }
 
-func (a *agent) signal(t *testing.T, sig syscall.Signal) {
+func (a *agentProc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := a.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (a *agent) wait(t *testing.T, within time.Duration) int {
+func (a *agentProc) wait(t *testing.T, within time.Duration) int {
 	t.Helper()
 	select {
 	case <-a.exited:
@@ -304,20 +306,25 @@ func TestSyncHandlerIdentity(t *testing.T) {
 	}
 }
 
-// SIGQUIT with --sync-on-quit syncs what is queued before exiting, however
-// long the collect delays; without it the queue is left.
+// SIGQUIT with --sync-on-quit syncs every change made before the signal,
+// however long the collect delays, including a tree moved in whose walk is
+// still running; without it the queue is left.
 func TestSignalQuitSyncOnQuit(t *testing.T) {
 	needRsync(t)
 	for _, syncOnQuit := range []bool{true, false} {
 		src, dst := tempTree(t)
-		args := []string{"-Mrsyncdirect", "-W", src, "-D", dst, "-w", "3600", "-t", "3600", "-d2"}
+		args := []string{"-Mrsyncdirect", "-W", src, "-D", dst, "-w", "3600", "-t", "3600"}
 		if syncOnQuit {
 			args = append(args, "--sync-on-quit")
 		}
 		a := startAgent(t, args...)
 		waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
+		big := filepath.Join(t.TempDir(), "big")
+		writeTree(t, big, 300, 2)
 		os.WriteFile(filepath.Join(src, "queued"), nil, 0o644)
-		waitFor(t, "the event to be read", func() bool { return strings.Contains(a.stderr.String(), "path=queued") })
+		if err := os.Rename(big, filepath.Join(src, "big")); err != nil {
+			t.Fatal(err)
+		}
 		a.signal(t, syscall.SIGQUIT)
 		if code := a.wait(t, 10*time.Second); code != 0 {
 			t.Fatalf("exit %d; log: %s", code, a.stderr.String())
@@ -325,13 +332,57 @@ func TestSignalQuitSyncOnQuit(t *testing.T) {
 		if got := exists(filepath.Join(dst, "queued")); got != syncOnQuit {
 			t.Errorf("--sync-on-quit=%v: queued file synced = %v", syncOnQuit, got)
 		}
+		if syncOnQuit {
+			if diffs, err := treecmp.Diff(src, dst); err != nil || len(diffs) != 0 {
+				t.Errorf("--sync-on-quit left the destination short: %v %v", err, diffs[:min(len(diffs), 10)])
+			}
+		}
 	}
 }
 
-// A sync that fails while the tree changes under it (rsync's exit 23 when a
-// file turns into a symlink between listing and opening) is retried, not
-// fatal: the change that broke it is queued anyway.
-func TestFailureOnChangingTreeIsRetried(t *testing.T) {
+// A failing handler stops the run after -r tries, however busy the tree
+// is: every failure counts (a busy tree once turned each failure into a
+// transient one, and the handler ran 163 times in 6 s without stopping).
+func TestFailingHandlerOnBusyTreeStops(t *testing.T) {
+	for _, tries := range []int{1, 3} {
+		src, dst := tempTree(t)
+		dir := t.TempDir()
+		runs := filepath.Join(dir, "runs")
+		script := filepath.Join(dir, "handler")
+		os.WriteFile(script, []byte("#!/bin/sh\necho run >> "+runs+"\nexit 5\n"), 0o755)
+		stop := make(chan struct{})
+		writing := make(chan struct{})
+		go func() {
+			defer close(writing)
+			f, err := os.Create(filepath.Join(src, "busy.log"))
+			if err != nil {
+				return
+			}
+			defer f.Close()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+					f.WriteString("busy\n")
+				}
+			}
+		}()
+		a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0", "-r", strconv.Itoa(tries))
+		code := a.wait(t, 20*time.Second)
+		close(stop)
+		<-writing
+		b, _ := os.ReadFile(runs)
+		if n := strings.Count(string(b), "\n"); code != 5 || n != tries {
+			t.Errorf("-r%d on a busy tree: exit %d after %d handler runs, want exit 5 after %d; log: %s", tries, code, n, tries, a.stderr.String())
+		}
+	}
+}
+
+// With tries left, a sync that failed (rsync's 23 when a file turned into
+// a symlink between listing and opening, say) is tried again, and the
+// change that broke it is synced too.
+func TestFailedSyncTriedAgain(t *testing.T) {
 	needRsync(t)
 	src, dst := tempTree(t)
 	dir := t.TempDir()
@@ -340,7 +391,7 @@ func TestFailureOnChangingTreeIsRetried(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0", "-r2")
 	waitFor(t, "the retried initial sync and the change", func() bool {
 		return exists(filepath.Join(dst, "seed")) && exists(filepath.Join(dst, "changed-during"))
 	})

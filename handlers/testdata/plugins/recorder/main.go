@@ -37,7 +37,7 @@ func NewSyncer(cfg clsyncplugin.Config) (clsyncplugin.Syncer, error) {
 
 func (r *recorder) Sync(ctx context.Context, items []clsyncplugin.Item, initial bool) error {
 	if _, ok := ctx.Deadline(); !ok {
-		return errors.New("no deadline from -k")
+		return errors.New("no deadline: the context did not reach the plugin")
 	}
 	return r.write(record{Call: "sync", Items: items, Initial: initial})
 }

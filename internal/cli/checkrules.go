@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -11,12 +11,12 @@ import (
 	"github.com/clsync-go/clsync/rules"
 )
 
-// checkRules answers "why is this path excluded?" (--check-rules): for each
+// CheckRules answers "why is this path excluded?" (--check-rules): for each
 // path, every permission the rules decide, the rule line that decides it and
 // the verdict. Paths are absolute or relative to the watch dir; whether a
 // path is a directory is read from the file system (a path that does not
 // exist is checked as a file).
-func checkRules(w io.Writer, s *settings) error {
+func CheckRules(w io.Writer, s *Settings) error {
 	if len(s.CheckRules) == 0 {
 		return usageErrorf("--check-rules needs at least one path (--check-rules PATH... or --check-rules=PATH)")
 	}

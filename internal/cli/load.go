@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -34,13 +34,13 @@ type assignments struct {
 // command line, then the config file for what the command line left unset,
 // then clsync's defaults; %option% references are expanded and every value
 // is parsed. Nothing outside the process is touched.
-func loadSettings(argv []string, home string) (*settings, *cmdline, error) {
+func loadSettings(argv []string, home string) (*Settings, *cmdline, error) {
 	cl, err := parseArgv(argv)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(cl.values["help"].vals) > 0 || len(cl.values["version"].vals) > 0 {
-		s := &settings{Help: len(cl.values["help"].vals) > 0, Version: len(cl.values["version"].vals) > 0}
+		s := &Settings{Help: len(cl.values["help"].vals) > 0, Version: len(cl.values["version"].vals) > 0}
 		return s, cl, nil
 	}
 
@@ -64,7 +64,7 @@ func loadSettings(argv []string, home string) (*settings, *cmdline, error) {
 		}
 	}
 
-	s := &settings{values: map[string]string{}}
+	s := &Settings{values: map[string]string{}}
 	for i := range optionTable {
 		name := optionTable[i].name
 		vals, ok := a.vals[name]
@@ -119,7 +119,7 @@ func mergeConfig(a *assignments, cl *cmdline, home string) error {
 	}
 	kf, err := config.Load(path)
 	if err != nil {
-		return err
+		return asInvalid(err)
 	}
 	block := last(cl.values["config-block"].vals)
 	blockExplicit := block != ""
@@ -139,7 +139,7 @@ func mergeConfig(a *assignments, cl *cmdline, home string) error {
 		entries, err = kf.Block(block)
 	}
 	if err != nil {
-		return err
+		return asInvalid(err)
 	}
 	for _, e := range entries {
 		spec, ok := lookupOption(e.Key)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"math"
@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clsync-go/clsync/rules"
 )
 
 // settings is the typed result of the command line and the config file.
-type settings struct {
+type Settings struct {
 	WatchDir, Destination, Handler, RulesFile, Mode string
 	// Template is the handler argument template ("--"); nil means the
 	// mode's default. InitTemplate is "---", the initial-sync template.
@@ -77,6 +79,8 @@ type settings struct {
 	// values holds every option's last value as given (after %option%
 	// expansion), for %option% in handler templates.
 	values map[string]string
+	// rules is the parsed rules file, once Validate has read it.
+	rules *rules.Set
 }
 
 // idValue is a user or group given by name or number; Set tells whether it
@@ -113,27 +117,27 @@ var defaultValues = map[string]string{
 // setter parses one raw value of an option into settings. Values come in
 // command-line order, so repeatable options accumulate and others keep the
 // last one.
-type setter func(s *settings, v string) error
+type setter func(s *Settings, v string) error
 
 var setters = map[string]setter{
-	"watch-dir":    func(s *settings, v string) error { s.WatchDir = v; return nil },
-	"sync-handler": func(s *settings, v string) error { s.Handler = v; return nil },
-	"--": func(s *settings, v string) error {
+	"watch-dir":    func(s *Settings, v string) error { s.WatchDir = v; return nil },
+	"sync-handler": func(s *Settings, v string) error { s.Handler = v; return nil },
+	"--": func(s *Settings, v string) error {
 		t, err := splitTemplate(v)
 		s.Template = t
 		return err
 	},
-	"---": func(s *settings, v string) error {
+	"---": func(s *Settings, v string) error {
 		t, err := splitTemplate(v)
 		s.InitTemplate = t
 		return err
 	},
-	"rules-file":      func(s *settings, v string) error { s.RulesFile = v; return nil },
-	"destination-dir": func(s *settings, v string) error { s.Destination = v; return nil },
-	"mode":            enumSetter(func(s *settings) *string { return &s.Mode }, "simple", "direct", "shell", "rsyncdirect", "rsyncshell", "plugin", "so", "rsyncso"),
-	"socket":          func(s *settings, v string) error { s.Socket = v; return nil },
-	"socket-auth":     enumSetter(func(s *settings) *string { return &s.SocketAuth }, "null"),
-	"socket-mod": func(s *settings, v string) error {
+	"rules-file":      func(s *Settings, v string) error { s.RulesFile = v; return nil },
+	"destination-dir": func(s *Settings, v string) error { s.Destination = v; return nil },
+	"mode":            enumSetter(func(s *Settings) *string { return &s.Mode }, "simple", "direct", "shell", "rsyncdirect", "rsyncshell", "plugin", "so", "rsyncso"),
+	"socket":          func(s *Settings, v string) error { s.Socket = v; return nil },
+	"socket-auth":     enumSetter(func(s *Settings) *string { return &s.SocketAuth }, "null"),
+	"socket-mod": func(s *Settings, v string) error {
 		m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
 		if err != nil || m > 0o7777 {
 			return usageErrorf("not an octal file mode: %q", v)
@@ -141,94 +145,94 @@ var setters = map[string]setter{
 		s.SocketMod, s.SocketModSet = uint32(m), true
 		return nil
 	},
-	"socket-own":            func(s *settings, v string) error { s.SocketOwn = v; return checkOwner(v) },
-	"status-file":           func(s *settings, v string) error { s.StatusFile = v; return nil },
-	"background":            flagSetter(func(s *settings) *bool { return &s.Background }),
-	"config-file":           func(s *settings, v string) error { s.ConfigFile = v; return nil },
-	"config-block":          func(s *settings, v string) error { s.ConfigBlock = v; return nil },
-	"config-block-inherits": func(s *settings, v string) error { s.ConfigInherits = v; return nil },
-	"custom-signals":        func(s *settings, v string) error { return parseCustomSignals(s, v) },
-	"pid-file":              func(s *settings, v string) error { s.PidFile = v; return nil },
-	"uid":                   idSetter(func(s *settings) *idValue { return &s.UID }, lookupUser),
-	"gid":                   idSetter(func(s *settings) *idValue { return &s.GID }, lookupGroup),
-	"privileged-uid":        idSetter(func(s *settings) *idValue { return &s.PrivilegedUID }, lookupUser),
-	"privileged-gid":        idSetter(func(s *settings) *idValue { return &s.PrivilegedGID }, lookupGroup),
-	"sync-handler-uid":      idSetter(func(s *settings) *idValue { return &s.HandlerUID }, lookupUser),
-	"sync-handler-gid":      idSetter(func(s *settings) *idValue { return &s.HandlerGID }, lookupGroup),
-	"chroot":                func(s *settings, v string) error { s.Chroot = v; return nil },
-	"pivot-root":            enumSetter(func(s *settings) *string { return &s.PivotRoot }, "off", "direct", "auto", "auto-ro"),
-	"detach-network":        enumSetter(func(s *settings) *string { return &s.DetachNetwork }, "off", "non-privileged", "everywhere"),
-	"detach-ipc":            flagSetter(func(s *settings) *bool { return &s.DetachIPC }),
-	"detach-miscellanea":    flagSetter(func(s *settings) *bool { return &s.DetachMiscellanea }),
-	"secure-splitting": func(s *settings, v string) error {
+	"socket-own":            func(s *Settings, v string) error { s.SocketOwn = v; return checkOwner(v) },
+	"status-file":           func(s *Settings, v string) error { s.StatusFile = v; return nil },
+	"background":            flagSetter(func(s *Settings) *bool { return &s.Background }),
+	"config-file":           func(s *Settings, v string) error { s.ConfigFile = v; return nil },
+	"config-block":          func(s *Settings, v string) error { s.ConfigBlock = v; return nil },
+	"config-block-inherits": func(s *Settings, v string) error { s.ConfigInherits = v; return nil },
+	"custom-signals":        func(s *Settings, v string) error { return parseCustomSignals(s, v) },
+	"pid-file":              func(s *Settings, v string) error { s.PidFile = v; return nil },
+	"uid":                   idSetter(func(s *Settings) *idValue { return &s.UID }, lookupUser),
+	"gid":                   idSetter(func(s *Settings) *idValue { return &s.GID }, lookupGroup),
+	"privileged-uid":        idSetter(func(s *Settings) *idValue { return &s.PrivilegedUID }, lookupUser),
+	"privileged-gid":        idSetter(func(s *Settings) *idValue { return &s.PrivilegedGID }, lookupGroup),
+	"sync-handler-uid":      idSetter(func(s *Settings) *idValue { return &s.HandlerUID }, lookupUser),
+	"sync-handler-gid":      idSetter(func(s *Settings) *idValue { return &s.HandlerGID }, lookupGroup),
+	"chroot":                func(s *Settings, v string) error { s.Chroot = v; return nil },
+	"pivot-root":            enumSetter(func(s *Settings) *string { return &s.PivotRoot }, "off", "direct", "auto", "auto-ro"),
+	"detach-network":        enumSetter(func(s *Settings) *string { return &s.DetachNetwork }, "off", "non-privileged", "everywhere"),
+	"detach-ipc":            flagSetter(func(s *Settings) *bool { return &s.DetachIPC }),
+	"detach-miscellanea":    flagSetter(func(s *Settings) *bool { return &s.DetachMiscellanea }),
+	"secure-splitting": func(s *Settings, v string) error {
 		s.Splitting, s.CheckExecvpArgs, s.SeccompFilter, s.ForbidDevices = "process", true, true, true
 		return nil
 	},
-	"splitting":                enumSetter(func(s *settings) *string { return &s.Splitting }, "off", "thread", "process"),
-	"check-execvp-arguments":   flagSetter(func(s *settings) *bool { return &s.CheckExecvpArgs }),
-	"add-permitted-hook-files": listSetter(func(s *settings) *[]string { return &s.PermittedHookFiles }, nil),
-	"seccomp-filter":           flagSetter(func(s *settings) *bool { return &s.SeccompFilter }),
-	"forget-privthread-info":   flagSetter(func(s *settings) *bool { return &s.ForgetPrivthreadInfo }),
-	"permit-mprotect":          flagSetter(func(s *settings) *bool { return &s.PermitMprotect }),
-	"shm-mprotect":             flagSetter(func(s *settings) *bool { return &s.ShmMprotect }),
-	"mountpoints":              listSetter(func(s *settings) *[]string { return &s.Mountpoints }, nil),
-	"preserve-capabilities": listSetter(func(s *settings) *[]string { return &s.Capabilities },
+	"splitting":                enumSetter(func(s *Settings) *string { return &s.Splitting }, "off", "thread", "process"),
+	"check-execvp-arguments":   flagSetter(func(s *Settings) *bool { return &s.CheckExecvpArgs }),
+	"add-permitted-hook-files": listSetter(func(s *Settings) *[]string { return &s.PermittedHookFiles }, nil),
+	"seccomp-filter":           flagSetter(func(s *Settings) *bool { return &s.SeccompFilter }),
+	"forget-privthread-info":   flagSetter(func(s *Settings) *bool { return &s.ForgetPrivthreadInfo }),
+	"permit-mprotect":          flagSetter(func(s *Settings) *bool { return &s.PermitMprotect }),
+	"shm-mprotect":             flagSetter(func(s *Settings) *bool { return &s.ShmMprotect }),
+	"mountpoints":              listSetter(func(s *Settings) *[]string { return &s.Mountpoints }, nil),
+	"preserve-capabilities": listSetter(func(s *Settings) *[]string { return &s.Capabilities },
 		[]string{"CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"}),
 	// clsync 0.4.5 spells the first mode "permittied"; both spellings work.
-	"inherit-capabilities":  enumSetter(func(s *settings) *string { return &s.InheritCapabilities }, "permitted", "permittied", "dont-touch", "clsync", "empty"),
-	"forbid-devices":        flagSetter(func(s *settings) *bool { return &s.ForbidDevices }),
-	"cgroup-group-name":     func(s *settings, v string) error { s.CgroupName = v; return nil },
-	"threading":             enumSetter(func(s *settings) *string { return &s.Threading }, "off", "safe", "full"),
-	"retries":               intSetter(func(s *settings) *int { return &s.Retries }),
-	"ignore-failures":       flagSetter(func(s *settings) *bool { return &s.IgnoreFailures }),
-	"exit-on-sync-skipping": flagSetter(func(s *settings) *bool { return &s.ExitOnSyncSkip }),
-	"output":                enumSetter(func(s *settings) *string { return &s.Output }, "stderr", "stdout", "syslog"),
-	"one-file-system":       flagSetter(func(s *settings) *bool { return &s.OneFileSystem }),
-	"exclude-mount-points":  flagSetter(func(s *settings) *bool { return &s.ExcludeMounts }),
-	"max-iterations":        intSetter(func(s *settings) *int { return &s.MaxIterations }),
-	"standby-file":          func(s *settings, v string) error { s.StandbyFile = v; return nil },
-	"modification-signature": listSetter(func(s *settings) *[]string { return &s.ModSignature },
+	"inherit-capabilities":  enumSetter(func(s *Settings) *string { return &s.InheritCapabilities }, "permitted", "permittied", "dont-touch", "clsync", "empty"),
+	"forbid-devices":        flagSetter(func(s *Settings) *bool { return &s.ForbidDevices }),
+	"cgroup-group-name":     func(s *Settings, v string) error { s.CgroupName = v; return nil },
+	"threading":             enumSetter(func(s *Settings) *string { return &s.Threading }, "off", "safe", "full"),
+	"retries":               intSetter(func(s *Settings) *int { return &s.Retries }),
+	"ignore-failures":       flagSetter(func(s *Settings) *bool { return &s.IgnoreFailures }),
+	"exit-on-sync-skipping": flagSetter(func(s *Settings) *bool { return &s.ExitOnSyncSkip }),
+	"output":                enumSetter(func(s *Settings) *string { return &s.Output }, "stderr", "stdout", "syslog"),
+	"one-file-system":       flagSetter(func(s *Settings) *bool { return &s.OneFileSystem }),
+	"exclude-mount-points":  flagSetter(func(s *Settings) *bool { return &s.ExcludeMounts }),
+	"max-iterations":        intSetter(func(s *Settings) *int { return &s.MaxIterations }),
+	"standby-file":          func(s *Settings, v string) error { s.StandbyFile = v; return nil },
+	"modification-signature": listSetter(func(s *Settings) *[]string { return &s.ModSignature },
 		[]string{"dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks", "atime", "mtime", "ctime", "*"}),
-	"timeout-sync":          secondsSetter(func(s *settings) *time.Duration { return &s.SyncTimeout }),
-	"delay-sync":            secondsSetter(func(s *settings) *time.Duration { return &s.SyncDelay }),
-	"delay-collect":         secondsSetter(func(s *settings) *time.Duration { return &s.CollectDelay }),
-	"delay-collect-bigfile": secondsSetter(func(s *settings) *time.Duration { return &s.BigFileDelay }),
-	"threshold-bigfile": func(s *settings, v string) error {
+	"timeout-sync":          secondsSetter(func(s *Settings) *time.Duration { return &s.SyncTimeout }),
+	"delay-sync":            secondsSetter(func(s *Settings) *time.Duration { return &s.SyncDelay }),
+	"delay-collect":         secondsSetter(func(s *Settings) *time.Duration { return &s.CollectDelay }),
+	"delay-collect-bigfile": secondsSetter(func(s *Settings) *time.Duration { return &s.BigFileDelay }),
+	"threshold-bigfile": func(s *Settings, v string) error {
 		n, err := parseNumber(v, math.MaxInt64)
 		s.BigFileThreshold = n
 		return err
 	},
-	"cancel-syscalls":               listSetter(func(s *settings) *[]string { return &s.CancelSyscalls }, []string{"mon_stat"}),
-	"lists-dir":                     func(s *settings, v string) error { s.ListsDir = v; return nil },
-	"have-recursive-sync":           flagSetter(func(s *settings) *bool { return &s.HaveRecursiveSync }),
-	"synclist-simplify":             flagSetter(func(s *settings) *bool { return &s.SynclistSimplify }),
-	"rsync-inclimit":                intSetter(func(s *settings) *int { return &s.RsyncIncLimit }),
-	"rsync-prefer-include":          flagSetter(func(s *settings) *bool { return &s.RsyncPreferInclude }),
-	"ignore-exitcode":               func(s *settings, v string) error { return parseExitCodes(s, v) },
-	"dont-unlink-lists":             flagSetter(func(s *settings) *bool { return &s.DontUnlinkLists }),
-	"fts-experimental-optimization": func(s *settings, v string) error { _, err := parseFlag(v, 0); return err },
-	"full-initialsync":              flagSetter(func(s *settings) *bool { return &s.FullInitialSync }),
-	"only-initialsync":              flagSetter(func(s *settings) *bool { return &s.OnlyInitialSync }),
-	"skip-initialsync":              flagSetter(func(s *settings) *bool { return &s.SkipInitialSync }),
-	"exit-on-no-events":             flagSetter(func(s *settings) *bool { return &s.ExitOnNoEvents }),
-	"exit-hook":                     func(s *settings, v string) error { s.ExitHook = v; return nil },
-	"pre-exit-hook":                 func(s *settings, v string) error { s.PreExitHook = v; return nil },
-	"sync-on-quit":                  flagSetter(func(s *settings) *bool { return &s.SyncOnQuit }),
-	"verbose":                       counterSetter(func(s *settings) *int { return &s.Verbose }),
-	"debug":                         counterSetter(func(s *settings) *int { return &s.Debug }),
-	"dump-dir":                      func(s *settings, v string) error { s.DumpDir = v; return nil },
-	"quiet":                         flagSetter(func(s *settings) *bool { return &s.Quiet }),
-	"monitor":                       enumSetter(func(s *settings) *string { return &s.Monitor }, "inotify", "kqueue", "fanotify", "gio", "bsm", "bsm_prefetch", "dtracepipe"),
-	"label":                         func(s *settings, v string) error { s.Label = v; return nil },
-	"check-rules": func(s *settings, v string) error {
+	"cancel-syscalls":               listSetter(func(s *Settings) *[]string { return &s.CancelSyscalls }, []string{"mon_stat"}),
+	"lists-dir":                     func(s *Settings, v string) error { s.ListsDir = v; return nil },
+	"have-recursive-sync":           flagSetter(func(s *Settings) *bool { return &s.HaveRecursiveSync }),
+	"synclist-simplify":             flagSetter(func(s *Settings) *bool { return &s.SynclistSimplify }),
+	"rsync-inclimit":                intSetter(func(s *Settings) *int { return &s.RsyncIncLimit }),
+	"rsync-prefer-include":          flagSetter(func(s *Settings) *bool { return &s.RsyncPreferInclude }),
+	"ignore-exitcode":               func(s *Settings, v string) error { return parseExitCodes(s, v) },
+	"dont-unlink-lists":             flagSetter(func(s *Settings) *bool { return &s.DontUnlinkLists }),
+	"fts-experimental-optimization": func(s *Settings, v string) error { _, err := parseFlag(v, 0); return err },
+	"full-initialsync":              flagSetter(func(s *Settings) *bool { return &s.FullInitialSync }),
+	"only-initialsync":              flagSetter(func(s *Settings) *bool { return &s.OnlyInitialSync }),
+	"skip-initialsync":              flagSetter(func(s *Settings) *bool { return &s.SkipInitialSync }),
+	"exit-on-no-events":             flagSetter(func(s *Settings) *bool { return &s.ExitOnNoEvents }),
+	"exit-hook":                     func(s *Settings, v string) error { s.ExitHook = v; return nil },
+	"pre-exit-hook":                 func(s *Settings, v string) error { s.PreExitHook = v; return nil },
+	"sync-on-quit":                  flagSetter(func(s *Settings) *bool { return &s.SyncOnQuit }),
+	"verbose":                       counterSetter(func(s *Settings) *int { return &s.Verbose }),
+	"debug":                         counterSetter(func(s *Settings) *int { return &s.Debug }),
+	"dump-dir":                      func(s *Settings, v string) error { s.DumpDir = v; return nil },
+	"quiet":                         flagSetter(func(s *Settings) *bool { return &s.Quiet }),
+	"monitor":                       enumSetter(func(s *Settings) *string { return &s.Monitor }, "inotify", "kqueue", "fanotify", "gio", "bsm", "bsm_prefetch", "dtracepipe"),
+	"label":                         func(s *Settings, v string) error { s.Label = v; return nil },
+	"check-rules": func(s *Settings, v string) error {
 		s.CheckRulesSet = true
 		if v != noValue {
 			s.CheckRules = append(s.CheckRules, v)
 		}
 		return nil
 	},
-	"help":    func(s *settings, v string) error { s.Help = true; return nil },
-	"version": func(s *settings, v string) error { s.Version = true; return nil },
+	"help":    func(s *Settings, v string) error { s.Help = true; return nil },
+	"version": func(s *Settings, v string) error { s.Version = true; return nil },
 }
 
 // parseNumber reads a number the way clsync's xstrtol_trim does (strtol base
@@ -249,8 +253,8 @@ func parseNumber(v string, max int64) (int64, error) {
 	return n, nil
 }
 
-func intSetter(field func(*settings) *int) setter {
-	return func(s *settings, v string) error {
+func intSetter(field func(*Settings) *int) setter {
+	return func(s *Settings, v string) error {
 		n, err := parseNumber(v, math.MaxInt32)
 		*field(s) = int(n)
 		return err
@@ -258,8 +262,8 @@ func intSetter(field func(*settings) *int) setter {
 }
 
 // secondsSetter: clsync takes plain seconds, nothing else.
-func secondsSetter(field func(*settings) *time.Duration) setter {
-	return func(s *settings, v string) error {
+func secondsSetter(field func(*Settings) *time.Duration) setter {
+	return func(s *Settings, v string) error {
 		n, err := parseNumber(v, math.MaxInt32)
 		*field(s) = time.Duration(n) * time.Second
 		return err
@@ -276,8 +280,8 @@ func parseFlag(v string, old int) (int, error) {
 	return int(n), err
 }
 
-func flagSetter(field func(*settings) *bool) setter {
-	return func(s *settings, v string) error {
+func flagSetter(field func(*Settings) *bool) setter {
+	return func(s *Settings, v string) error {
 		old := 0
 		if *field(s) {
 			old = 1
@@ -288,16 +292,16 @@ func flagSetter(field func(*settings) *bool) setter {
 	}
 }
 
-func counterSetter(field func(*settings) *int) setter {
-	return func(s *settings, v string) error {
+func counterSetter(field func(*Settings) *int) setter {
+	return func(s *Settings, v string) error {
 		n, err := parseFlag(v, *field(s))
 		*field(s) = n
 		return err
 	}
 }
 
-func enumSetter(field func(*settings) *string, allowed ...string) setter {
-	return func(s *settings, v string) error {
+func enumSetter(field func(*Settings) *string, allowed ...string) setter {
+	return func(s *Settings, v string) error {
 		for _, a := range allowed {
 			if v == a {
 				*field(s) = v
@@ -310,8 +314,8 @@ func enumSetter(field func(*settings) *string, allowed ...string) setter {
 
 // listSetter parses a comma list; an empty element resets what came before
 // (clsync's getsubopt loops treat "" as reset). allowed nil accepts anything.
-func listSetter(field func(*settings) *[]string, allowed []string) setter {
-	return func(s *settings, v string) error {
+func listSetter(field func(*Settings) *[]string, allowed []string) setter {
+	return func(s *Settings, v string) error {
 		list := *field(s)
 		for _, item := range strings.Split(v, ",") {
 			if item == "" {
@@ -330,7 +334,7 @@ func listSetter(field func(*settings) *[]string, allowed []string) setter {
 
 // parseExitCodes: "-x 23 -x 24" and "-x 23,24" add codes; a 0 empties the
 // list ("-x 0,23" keeps only 23).
-func parseExitCodes(s *settings, v string) error {
+func parseExitCodes(s *Settings, v string) error {
 	for _, item := range strings.Split(v, ",") {
 		if item == "" {
 			return usageErrorf("empty exit code in %q", v)
@@ -357,7 +361,7 @@ func parseExitCodes(s *settings, v string) error {
 }
 
 // parseCustomSignals reads "SIG:BLOCK[,SIG:BLOCK...]"; signal 0 resets.
-func parseCustomSignals(s *settings, v string) error {
+func parseCustomSignals(s *Settings, v string) error {
 	for _, item := range strings.Split(v, ",") {
 		sigText, block, hasBlock := strings.Cut(item, ":")
 		sig, err := strconv.Atoi(strings.TrimSpace(sigText))
@@ -379,8 +383,8 @@ func parseCustomSignals(s *settings, v string) error {
 	return nil
 }
 
-func idSetter(field func(*settings) *idValue, lookup func(string) (int, bool)) setter {
-	return func(s *settings, v string) error {
+func idSetter(field func(*Settings) *idValue, lookup func(string) (int, bool)) setter {
+	return func(s *Settings, v string) error {
 		if id, ok := lookup(v); ok {
 			*field(s) = idValue{ID: id, Set: true}
 			return nil

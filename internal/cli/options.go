@@ -1,4 +1,4 @@
-package main
+package cli
 
 // argKind says whether an option takes an argument, as in getopt_long(3).
 type argKind int

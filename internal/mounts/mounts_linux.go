@@ -1,4 +1,5 @@
-package main
+// Package mounts reads the mount table.
+package mounts
 
 import (
 	"bufio"
@@ -7,9 +8,9 @@ import (
 	"strings"
 )
 
-// mountPointsBelow lists the mount points strictly below root, relative to
+// Below lists the mount points strictly below root, relative to
 // it, from /proc/self/mountinfo (for -X).
-func mountPointsBelow(root string) ([]string, error) {
+func Below(root string) ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("read mount points: %w", err)

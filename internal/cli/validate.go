@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 // checkConflicts rejects every combination clsync 0.4.5 rejects (main.c,
 // ctx_check) and a few it accepts but cannot honour. It only looks at the
 // settings; checkPaths looks at the file system.
-func checkConflicts(s *settings) error {
+func checkConflicts(s *Settings) error {
 	conflict := func(a, b string) error {
 		return usageErrorf("conflicting options: %s and %s cannot be used together", a, b)
 	}
@@ -103,7 +103,7 @@ func templateNeedsDestination(template []string) bool {
 // checkPaths resolves and checks every path the run depends on, before
 // anything is started: the watch dir, the destination, the handler, hooks,
 // the lists dir. Paths are made absolute in place.
-func checkPaths(s *settings) error {
+func checkPaths(s *Settings) error {
 	w, err := resolveDir("watch dir", s.WatchDir)
 	if err != nil {
 		return err

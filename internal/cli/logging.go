@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // newLogger builds the logger for -Y (stderr, stdout, syslog), -d (each -d
 // shows more: 1 info, 2 and up debug) and -q (only what stops the run).
 // Warnings and errors are always shown otherwise, as clsync does.
-func newLogger(s *settings, stderr io.Writer) (*slog.Logger, func(), error) {
+func newLogger(s *Settings, stderr io.Writer) (*slog.Logger, func(), error) {
 	level := slog.LevelWarn
 	switch {
 	case s.Quiet:

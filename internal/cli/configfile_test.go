@@ -1,6 +1,8 @@
-package main
+package cli
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -42,7 +44,7 @@ func writeConfig(t *testing.T, content string) string {
 
 func TestConfigFile(t *testing.T) {
 	conf := writeConfig(t, sampleConfig)
-	load := func(args ...string) *settings {
+	load := func(args ...string) *Settings {
 		t.Helper()
 		s, _, err := loadSettings(append([]string{"-H", conf}, args...), t.TempDir())
 		if err != nil {
@@ -81,25 +83,25 @@ func TestConfigFileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, content string
 		args          []string
-		code          int
+		kind          error
 		want          string
 	}{
-		{"unknown key", "[default]\nmode = rsyncdirect\ndelay-colect = 3\n", nil, 22, `line 3: unknown key "delay-colect" in block [default]`},
-		{"bad value", "[default]\ndelay-sync = soon\n", nil, 22, `line 2: option --delay-sync: "soon" is not a number`},
-		{"syntax", "[default]\nthis is not a key file line\n", nil, 22, "line 2"},
-		{"missing block", "[default]\n", []string{"-K", "nosuch"}, 22, "no block [nosuch]"},
-		{"cli-only key", "[default]\nhelp = 1\n", nil, 22, `key "help" is a command-line option`},
-		{"inherit loop", "[default]\nconfig-block-inherits = b\n[b]\nconfig-block-inherits = default\n", nil, 22, "loop"},
-		{"missing file", "", []string{"-H", filepath.Join(dir, "missing.conf")}, 2, "missing.conf"},
+		{"unknown key", "[default]\nmode = rsyncdirect\ndelay-colect = 3\n", nil, ErrInvalid, `line 3: unknown key "delay-colect" in block [default]`},
+		{"bad value", "[default]\ndelay-sync = soon\n", nil, ErrInvalid, `line 2: option --delay-sync: "soon" is not a number`},
+		{"syntax", "[default]\nthis is not a key file line\n", nil, ErrInvalid, "line 2"},
+		{"missing block", "[default]\n", []string{"-K", "nosuch"}, ErrInvalid, "no block [nosuch]"},
+		{"cli-only key", "[default]\nhelp = 1\n", nil, ErrInvalid, `key "help" is a command-line option`},
+		{"inherit loop", "[default]\nconfig-block-inherits = b\n[b]\nconfig-block-inherits = default\n", nil, ErrInvalid, "loop"},
+		{"missing file", "", []string{"-H", filepath.Join(dir, "missing.conf")}, fs.ErrNotExist, "missing.conf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
 			if tc.content != "" {
 				args = append([]string{"-H", writeConfig(t, tc.content)}, args...)
 			}
-			code, _, stderr := runCLI(t, args...)
-			if code != tc.code || !strings.Contains(stderr, tc.want) {
-				t.Errorf("exit %d %q, want %d with %q", code, stderr, tc.code, tc.want)
+			_, err := Load(args, t.TempDir())
+			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want %v with %q", err, tc.kind, tc.want)
 			}
 		})
 	}

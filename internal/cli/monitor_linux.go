@@ -1,4 +1,4 @@
-package main
+package cli
 
 // defaultMonitor is the file-system monitor this build uses.
 const defaultMonitor = "inotify"

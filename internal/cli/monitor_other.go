@@ -1,6 +1,6 @@
 //go:build !linux && !freebsd
 
-package main
+package cli
 
 // defaultMonitor names no monitor: this system has none we support.
 const defaultMonitor = "none"

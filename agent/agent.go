@@ -1,0 +1,471 @@
+// Package agent is clsync-go's run loop: it wires the watcher, the
+// aggregator, the dispatch policy and a sync handler, and keeps the
+// destination equal to the watched tree until a signal, an error or an exit
+// condition ends the run. The program's main drives it through its methods.
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clsync-go/clsync/aggregator"
+	"github.com/clsync-go/clsync/dispatch"
+	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/internal/beneath"
+	"github.com/clsync-go/clsync/internal/lifecycle"
+	"github.com/clsync-go/clsync/internal/mounts"
+	"github.com/clsync-go/clsync/rules"
+	"github.com/clsync-go/clsync/watcher"
+)
+
+// Config is everything a run needs, validated by the caller.
+type Config struct {
+	// WatchDir is the absolute, resolved watch dir (-W).
+	WatchDir string
+	// Label, Mode and Destination are reported by Dump.
+	Label, Mode, Destination string
+
+	// Rules (-R) decide what is watched and synced; nil allows everything.
+	// RulesFile is re-read by ReloadRules.
+	Rules     *rules.Set
+	RulesFile string
+
+	// Handler configures the sync handler; the agent sets its Filter, Env,
+	// Exclude and Logger.
+	Handler handlers.Config
+	// Aggregator sets the delays and bounds; the agent sets its Stat.
+	Aggregator aggregator.Config
+
+	Retries        int           // -r
+	IgnoreFailures bool          // --ignore-failures
+	SyncTimeout    time.Duration // -k
+	StandbyFile    string        // --standby-file
+	ModSignature   []string      // --modification-signature
+	MaxIterations  int           // --max-iterations
+
+	SkipInitialSync bool // --skip-initialsync
+	OnlyInitialSync bool // --only-initialsync
+	ExitOnNoEvents  bool // --exit-on-no-events
+	SyncOnQuit      bool // --sync-on-quit
+	OneFileSystem   bool // --one-file-system
+	ExcludeMounts   bool // -X
+
+	StatusFile, PidFile   string // --status-file, -z
+	ExitHook, PreExitHook string // --exit-hook, --pre-exit-hook
+
+	// Ready is called once the watches are in place.
+	Ready  func()
+	Logger *slog.Logger
+}
+
+// ErrDrained is Run's result after Drain: everything queued was synced and
+// the run stopped, without the exit hooks, so that the caller can start
+// again with other options.
+var ErrDrained = errors.New("agent: drained")
+
+// Agent runs one mirror. Its methods may be called from any goroutine while
+// Run runs; before Run starts or after it returns they do nothing.
+type Agent struct {
+	cfg  Config
+	reqs chan request
+	done chan struct{}
+}
+
+type request struct {
+	kind  requestKind
+	dir   string     // for dump
+	reply chan error // for dump
+}
+
+type requestKind uint8
+
+const (
+	reqRescan requestKind = iota
+	reqReload
+	reqQuit
+	reqDrain
+	reqDump
+)
+
+// New returns an agent for cfg.
+func New(cfg Config) *Agent {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{cfg: cfg, reqs: make(chan request), done: make(chan struct{})}
+}
+
+// Rescan queues a full resync (SIGUSR2).
+func (a *Agent) Rescan() { a.send(request{kind: reqRescan}) }
+
+// ReloadRules re-reads the rules file (SIGHUP). Bad rules keep the old
+// ones: a typo must not stop a running mirror.
+func (a *Agent) ReloadRules() { a.send(request{kind: reqReload}) }
+
+// Quit ends the run gently (SIGQUIT): the pre-exit hook runs, with
+// --sync-on-quit everything changed so far is synced, then the running
+// sync ends and no other starts.
+func (a *Agent) Quit() { a.send(request{kind: reqQuit}) }
+
+// Drain syncs everything changed so far, then stops the run without the
+// exit hooks; Run returns ErrDrained (--custom-signals).
+func (a *Agent) Drain() { a.send(request{kind: reqDrain}) }
+
+// Dump writes the agent's state into dir (signal 29).
+func (a *Agent) Dump(dir string) error {
+	reply := make(chan error, 1)
+	if !a.send(request{kind: reqDump, dir: dir, reply: reply}) {
+		return errors.New("agent: not running")
+	}
+	return <-reply
+}
+
+func (a *Agent) send(r request) bool {
+	select {
+	case a.reqs <- r:
+		return true
+	case <-a.done:
+		return false
+	}
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg      Config
+	log      *slog.Logger
+	rules    *liveRules
+	status   *lifecycle.Status
+	w        *watcher.Watcher
+	agg      *aggregator.Aggregator
+	gate     *dispatch.Gate
+	progress *dispatch.Progress
+	stop     context.CancelFunc
+	ctx      context.Context // the run's: ends when the run stops
+
+	syncs atomic.Int64 // handler runs ended, failed or not
+
+	mu      sync.Mutex
+	fatal   error
+	drained bool
+
+	// preExitMu serialises the pre-exit hook, which runs once.
+	preExitMu   sync.Mutex
+	preExitDone bool
+}
+
+// Run is the main job: watch the tree, sync it once, then keep syncing what
+// changes until ctx ends (SIGTERM, SIGINT: at once, killing the handler), a
+// method, an error or an exit condition ends it. It returns the error that
+// stopped the run, nil if none did, or ErrDrained.
+func (a *Agent) Run(ctx context.Context) error {
+	defer close(a.done)
+	cfg := a.cfg
+	log := cfg.Logger
+	r := &run{cfg: cfg, log: log, rules: &liveRules{}, status: &lifecycle.Status{Path: cfg.StatusFile, Log: log}}
+	r.rules.p.Store(cfg.Rules)
+	r.status.Set("starting")
+	defer r.status.Remove()
+	removePid, err := lifecycle.WritePidFile(cfg.PidFile)
+	if err != nil {
+		return err
+	}
+	defer removePid()
+
+	h, err := r.newHandler()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	r.ctx, r.stop = runCtx, stop
+	// Watches go in before the initial sync, so that nothing changed
+	// during it is missed: such changes are queued and synced after it.
+	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts}
+	if cfg.Rules != nil {
+		wopts.Monitor = r.rules.Monitor
+	}
+	r.w, err = watcher.New(runCtx, wopts)
+	if err != nil {
+		return err
+	}
+	defer r.w.Close()
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+
+	r.gate = r.dispatcher(h)
+	aggCfg := cfg.Aggregator
+	aggCfg.Stat = statSize(cfg.WatchDir)
+	r.agg = aggregator.New(aggCfg, r.sync)
+	aggDone := make(chan error, 1)
+	go func() { aggDone <- r.agg.Run(runCtx, r.w.Events()) }()
+
+	// The initial sync is a rescan of the root, which absorbs whatever
+	// changes meanwhile; events keep being read during it (a long initial
+	// sync must not overflow the kernel queue).
+	if cfg.SkipInitialSync {
+		r.status.Set("running")
+	} else {
+		r.status.Set("initsync")
+		if err := r.agg.Rescan(runCtx); err != nil {
+			<-aggDone
+			return r.result()
+		}
+	}
+
+	initialDone := r.progress.InitialDone()
+	watcherDone := r.w.Done()
+	for {
+		select {
+		case <-initialDone:
+			initialDone = nil
+			switch {
+			case cfg.OnlyInitialSync:
+				stop()
+			case cfg.ExitOnNoEvents:
+				go r.exitWhenQuiet()
+			}
+		case <-watcherDone:
+			watcherDone = nil
+			if err := r.w.Err(); err != nil {
+				r.fail(err)
+			}
+		case req := <-a.reqs:
+			r.serve(req)
+		case <-runCtx.Done():
+			<-aggDone
+			r.status.Set("exiting")
+			if r.initialDone() && !r.wasDrained() {
+				// The run may end on a signal: the hook gets a context of
+				// its own, as clsync runs it whatever ended the run.
+				// clsync skips it when the initial sync did not complete.
+				lifecycle.RunHook(context.WithoutCancel(ctx), log, "exit hook", cfg.ExitHook, cfg.Label, cfg.WatchDir)
+			}
+			return r.result()
+		}
+	}
+}
+
+// newHandler makes the sync handler with the agent's parts.
+func (r *run) newHandler() (handlers.Handler, error) {
+	hcfg := r.cfg.Handler
+	if r.cfg.ExcludeMounts {
+		var err error
+		if hcfg.Exclude, err = mounts.Below(r.cfg.WatchDir); err != nil {
+			return nil, err
+		}
+	}
+	if r.cfg.Rules != nil {
+		hcfg.Filter = r.rules
+	}
+	hcfg.Env = func() []string { return handlers.IterationEnv(r.status.Get(), r.progress.Iteration()) }
+	hcfg.Logger = r.log
+	return handlers.New(hcfg)
+}
+
+// dispatcher composes the dispatch policy around the handler h.
+func (r *run) dispatcher(h handlers.Handler) *dispatch.Gate {
+	cfg := r.cfg
+	stopping := make(chan struct{})
+	var d dispatch.Handler = h
+	d = dispatch.Timeout(d, cfg.SyncTimeout)
+	d = dispatch.RootGuard(d, r.w.Root().Check)
+	d = dispatch.Retry(d, dispatch.RetryConfig{Tries: cfg.Retries, IgnoreFailures: cfg.IgnoreFailures,
+		MinDelay: cfg.Aggregator.SyncDelay, Stopping: stopping, Status: r.status, Logger: r.log})
+	d = dispatch.Standby(d, cfg.StandbyFile, r.status, stopping)
+	d = dispatch.Signature(d, cfg.WatchDir, cfg.ModSignature)
+	r.progress = dispatch.NewProgress(d, dispatch.ProgressConfig{SkipInitial: cfg.SkipInitialSync,
+		MaxIterations: cfg.MaxIterations, BeforeLast: func(ctx context.Context) { r.preExit(ctx) }, Finished: r.stop, Status: r.status})
+	return dispatch.NewGate(r.progress, stopping)
+}
+
+// sync is the aggregator's SyncFunc.
+func (r *run) sync(ctx context.Context, b aggregator.Batch) error {
+	r.log.Debug("sync", "queue", b.Queue.String(), "items", len(b.Items))
+	err := r.gate.Sync(ctx, b.Items, false)
+	r.syncs.Add(1)
+	if dispatch.IsFatal(err) {
+		r.fail(err)
+	}
+	return err
+}
+
+func (r *run) serve(req request) {
+	switch req.kind {
+	case reqRescan:
+		r.log.Info("full resync requested")
+		_ = r.agg.Rescan(r.ctx)
+	case reqReload:
+		r.reloadRules()
+	case reqQuit:
+		go r.quit()
+	case reqDrain:
+		go r.drain()
+	case reqDump:
+		req.reply <- r.dump(req.dir)
+	}
+}
+
+// quit is SIGQUIT: the pre-exit hook between syncs, with --sync-on-quit a
+// sync of everything changed so far, then no new sync and the end of the
+// running one.
+func (r *run) quit() {
+	r.gate.Between(func() { r.preExit(r.ctx) })
+	if r.cfg.SyncOnQuit {
+		r.syncChanged()
+	}
+	r.gate.Close()
+	r.stop()
+}
+
+// drain is quit without the hooks, for a restart with other options.
+func (r *run) drain() {
+	r.syncChanged()
+	r.gate.Close()
+	r.mu.Lock()
+	r.drained = true
+	r.mu.Unlock()
+	r.stop()
+}
+
+// syncChanged syncs every change made before the call, whatever the delays
+// say: the watcher's barrier, then a flush of what it delivered.
+func (r *run) syncChanged() {
+	if err := r.w.Quiesce(r.ctx); err != nil {
+		return
+	}
+	_, _ = r.agg.Flush(r.ctx)
+}
+
+// exitWhenQuiet is --exit-on-no-events: once the initial sync is done,
+// sync everything changed since, again and again, until a pass finds that
+// nothing changed since the previous one; then the pre-exit hook, whose
+// changes get one more pass, and the end of the run.
+func (r *run) exitWhenQuiet() {
+	for r.ctx.Err() == nil {
+		before := r.syncs.Load()
+		if err := r.w.Quiesce(r.ctx); err != nil {
+			return // the watcher stopped: the run loop says why
+		}
+		n, err := r.agg.Flush(r.ctx)
+		if err != nil || n != 0 || r.syncs.Load() != before {
+			// Something was synced, so something may have changed
+			// meanwhile; a failure goes back to the queue.
+			continue
+		}
+		ran := false
+		r.gate.Between(func() { ran = r.preExit(r.ctx) })
+		if !ran {
+			r.stop()
+			return
+		}
+	}
+}
+
+// preExit runs --pre-exit-hook once, before the last sync; it tells
+// whether the hook ran now. clsync skips it until the initial sync is done.
+func (r *run) preExit(ctx context.Context) bool {
+	r.preExitMu.Lock()
+	defer r.preExitMu.Unlock()
+	if r.cfg.PreExitHook == "" || r.preExitDone || !r.initialDone() {
+		return false
+	}
+	r.preExitDone = true
+	r.status.Set("preexit")
+	lifecycle.RunHook(ctx, r.log, "pre-exit hook", r.cfg.PreExitHook, r.cfg.Label, r.cfg.WatchDir)
+	return true
+}
+
+func (r *run) initialDone() bool {
+	select {
+	case <-r.progress.InitialDone():
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *run) wasDrained() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.drained
+}
+
+// fail stops the run with err, the first one given.
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	r.mu.Unlock()
+	r.stop()
+}
+
+// result is the run's outcome: the fatal error if one stopped it,
+// ErrDrained after Drain, nil if a signal or an exit condition did.
+func (r *run) result() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.fatal != nil:
+		return r.fatal
+	case r.drained:
+		return ErrDrained
+	}
+	return nil
+}
+
+// reloadRules re-reads -R.
+func (r *run) reloadRules() {
+	if r.cfg.RulesFile == "" {
+		return
+	}
+	set, err := rules.Load(r.cfg.RulesFile)
+	if err != nil {
+		r.log.Error("reload rules: keeping the old rules", "err", err)
+		return
+	}
+	r.rules.p.Store(set)
+	r.log.Info("rules reloaded", "file", r.cfg.RulesFile, "rules", set.Len())
+}
+
+// dump writes what the agent knows about itself (signal 29).
+func (r *run) dump(dir string) error {
+	return lifecycle.WriteDump(dir, map[string]string{
+		"status":          r.status.Get(),
+		"iteration":       strconv.Itoa(r.progress.Iteration()),
+		"watches":         strconv.Itoa(r.w.Watches()),
+		"label":           r.cfg.Label,
+		"watch-dir":       r.cfg.WatchDir,
+		"destination-dir": r.cfg.Destination,
+		"mode":            r.cfg.Mode,
+		"pid":             strconv.Itoa(os.Getpid()),
+	})
+}
+
+// liveRules lets ReloadRules swap the rules under the running watcher and
+// handler. A nil set allows everything.
+type liveRules struct{ p atomic.Pointer[rules.Set] }
+
+func (l *liveRules) Sync(rel string, isDir bool) bool { return l.p.Load().Sync(rel, isDir) }
+func (l *liveRules) Walk(rel string) bool             { return l.p.Load().Walk(rel) }
+func (l *liveRules) Monitor(rel string) bool          { return l.p.Load().Monitor(rel) }
+
+// statSize gives the aggregator lstat sizes for the big-file queue (-B).
+func statSize(root string) func(string) (int64, bool) {
+	return func(rel string) (int64, bool) {
+		st, err := beneath.Lstat(root, rel)
+		if err != nil {
+			return 0, false
+		}
+		return st.Size, true
+	}
+}

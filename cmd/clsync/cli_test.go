@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run runs the program in process and returns its exit code.
+func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
+	code, _ := program(ctx, argv, stdout, stderr)
+	return code
+}
+
+// runCLI runs the program in process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestPathChecks(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	dst := filepath.Join(dir, "dst")
+	file := filepath.Join(dir, "file")
+	lists := filepath.Join(dir, "lists")
+	noexec := filepath.Join(dir, "noexec")
+	for _, d := range []string{src, dst, lists} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{file, noexec} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-W" + missing, "-D" + dst}, 2, "watch dir"},
+		{[]string{"-W" + file, "-D" + dst}, 20, "not a directory"},
+		{[]string{"-W" + src, "-D" + missing}, 2, "destination dir"},
+		{[]string{"-W" + src, "-D" + src + "/sub"}, 2, "destination dir"},
+		{[]string{"-W" + src, "-D" + src}, 22, "overlap"},
+		{[]string{"-W" + dir, "-D" + dst}, 22, "overlap"},
+		{[]string{"-W" + src, "-D" + dst, "-S" + missing}, 2, "sync handler"},
+		{[]string{"-W" + src, "-D" + dst, "-Sno-such-program-here"}, 2, "not found in PATH"},
+		{[]string{"-W" + src, "-D" + dst, "-S" + noexec}, 13, "not executable"},
+		{[]string{"-W" + src, "-D" + dst, "-L" + lists}, 22, "lets other users read"},
+		{[]string{"-W" + src, "-D" + dst, "-L" + missing}, 2, "lists dir"},
+		{[]string{"-W" + src, "-D" + dst, "-R" + missing}, 2, "rules file"},
+		{[]string{"-W" + src, "-D" + dst, "--exit-hook=" + noexec}, 13, "exit hook"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"-H", "/NULL/", "-Mrsyncdirect"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d %q, want exit %d with %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+		if strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: not one line: %q", tc.args, stderr)
+		}
+		if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+			t.Fatalf("%q: the destination was touched", tc.args)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "--help")
+	if code != 0 || !strings.Contains(out, "--watch-dir") {
+		t.Fatalf("--help exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{{"-V"}, {"--version"}, {"--vers"}} {
+		code, out, _ = runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "clsync-go "+version) {
+			t.Errorf("%q: exit %d, %q", args, code, out)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+// Package lifecycle is what an agent shows of itself on the file system, as
+// clsync does: the status file, the pid file, the exit hooks and the state
+// dump of signal 29.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/clsync-go/clsync/privsep"
+)
+
+// Status keeps clsync's status word (--status-file) and the handler's
+// CLSYNC_STATUS in step: "starting", "initsync", "running", "synchandler
+// error", "hold on", "preexit", "exiting", written without a newline and
+// replaced atomically, so that a reader never sees a half-written or empty
+// file. The zero value with a Path of "" keeps the word in memory only.
+type Status struct {
+	Path string
+	Log  *slog.Logger
+
+	mu   sync.Mutex
+	word string
+}
+
+// Set publishes word.
+func (s *Status) Set(word string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if word == s.word {
+		return
+	}
+	s.word = word
+	if s.Path == "" {
+		return
+	}
+	if err := writeFileAtomic(s.Path, []byte(word)); err != nil {
+		s.Log.Error("write status file", "err", err)
+	}
+}
+
+// Get returns the word last set.
+func (s *Status) Get() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.word
+}
+
+// Remove deletes the status file on exit, as clsync does.
+func (s *Status) Remove() {
+	if s.Path == "" {
+		return
+	}
+	if err := os.Remove(s.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.Log.Error("remove status file", "err", err)
+	}
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, errors.Join(werr, cerr))
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WritePidFile writes our pid as clsync does (no newline) and returns the
+// function that removes it on exit; clsync 0.4.5 leaves a stale pid file.
+func WritePidFile(path string) (remove func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	if err := writeFileAtomic(path, []byte(strconv.Itoa(os.Getpid()))); err != nil {
+		return nil, fmt.Errorf("pid file: %w", err)
+	}
+	return func() { os.Remove(path) }, nil
+}
+
+// RunHook runs an exit or pre-exit hook as clsync does: "HOOK LABEL", in
+// dir (the watch dir), waiting for it. Its failure is logged, not fatal:
+// the syncs it follows or precedes already happened or will.
+func RunHook(ctx context.Context, log *slog.Logger, what, path, label, dir string) {
+	if path == "" {
+		return
+	}
+	cmd := exec.Command(path, label)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	waited, err := privsep.Start(cmd)
+	if err == nil {
+		select {
+		case err = <-waited:
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			err = errors.Join(ctx.Err(), <-waited)
+		}
+	}
+	if err != nil {
+		log.Error(what+" failed", "hook", path, "err", err)
+	}
+}
+
+// WriteDump writes facts into dir, one file per fact, as clsync's signal
+// 29 does. The directory must not exist yet, so that a dump never mixes
+// with an older one.
+func WriteDump(dir string, facts map[string]string) error {
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return fmt.Errorf("dump to %s: %w", dir, err)
+	}
+	for name, value := range facts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o644); err != nil {
+			return fmt.Errorf("dump to %s: %w", dir, err)
+		}
+	}
+	return nil
+}
