@@ -41,6 +41,11 @@ func TestPathChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o777)
 	missing := filepath.Join(dir, "missing")
 	for _, tc := range []struct {
 		args []string
@@ -56,7 +61,8 @@ func TestPathChecks(t *testing.T) {
 		{[]string{"-W" + src, "-D" + dst, "-S" + missing}, 2, "sync handler"},
 		{[]string{"-W" + src, "-D" + dst, "-Sno-such-program-here"}, 2, "not found in PATH"},
 		{[]string{"-W" + src, "-D" + dst, "-S" + noexec}, 13, "not executable"},
-		{[]string{"-W" + src, "-D" + dst, "-L" + lists}, 22, "lets other users read"},
+		{[]string{"-W" + src, "-D" + dst, "-L" + lists}, 13, "lets other users read or replace"},
+		{[]string{"-W" + src, "-D" + dst, "-L" + shared}, 13, "lets other users read or replace"},
 		{[]string{"-W" + src, "-D" + dst, "-L" + missing}, 2, "lists dir"},
 		{[]string{"-W" + src, "-D" + dst, "-R" + missing}, 2, "rules file"},
 		{[]string{"-W" + src, "-D" + dst, "--exit-hook=" + noexec}, 13, "exit hook"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clsync-go/clsync/internal/treecmp"
 	"golang.org/x/sys/unix"
 )
 
@@ -247,4 +249,31 @@ func TestCustomSignals(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(src, "after-switch"), nil, 0o644)
 	waitFor(t, "a sync after the switch", func() bool { return exists(filepath.Join(dst, "after-switch")) })
+}
+
+// A handler and hooks given by paths relative to where clsync starts run
+// from there, though handlers run in the watch dir (-S ./h failed at sync
+// time after passing validation).
+func TestRelativeHandlerAndHookPaths(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	dir := t.TempDir()
+	record := filepath.Join(dir, "record")
+	os.WriteFile(filepath.Join(dir, "h"), []byte("#!/bin/sh\necho handler >> "+record+"\nexec rsync \"$@\"\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "pre"), []byte("#!/bin/sh\necho pre >> "+record+"\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "post"), []byte("#!/bin/sh\necho post >> "+record+"\n"), 0o755)
+	cmd := exec.Command(os.Args[0], "-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-S", "./h",
+		"--pre-exit-hook", "./pre", "--exit-hook", "./post", "-w0", "-t0", "--exit-on-no-events")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CLSYNC_TEST_AS_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got, _ := os.ReadFile(record)
+	if !strings.HasPrefix(string(got), "handler\n") || !strings.HasSuffix(string(got), "pre\npost\n") {
+		t.Errorf("runs %q, want the handler, then the pre-exit hook and the exit hook", got)
+	}
+	if diffs, err := treecmp.Diff(src, dst); err != nil || len(diffs) != 0 {
+		t.Errorf("not a mirror: %v %v", err, diffs)
+	}
 }

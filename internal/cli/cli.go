@@ -145,25 +145,41 @@ input, 2 missing file or directory, 13 permission denied.
 `)
 }
 
-// checkImplemented refuses options whose runtime behaviour this version does
-// not have yet, rather than silently running without it.
+// checkImplemented refuses the options whose behaviour this version does
+// not have (yet), when given a value that asks for it, rather than running
+// without it. Defaults are clsync's and are not refused: where one asks for
+// something clsync-go lacks (clsync's own IPC namespace, --detach-ipc), the
+// README says so.
 func checkImplemented(s *Settings) error {
-	unsupported := []struct {
-		set  bool
-		name string
+	given := func(name string) bool { _, ok := s.given[name]; return ok }
+	for _, u := range []struct {
+		refused bool
+		what    string
 	}{
 		{s.Socket != "", "--socket"},
 		{s.Splitting != "off", "--splitting"},
 		// Dropping to the identity we already have is a no-op (the chown
 		// example passes --uid 0 --gid 0 and runs as root).
 		{s.UID.Set && s.UID.ID != os.Getuid() || s.GID.Set && s.GID.ID != os.Getgid(), "--uid/--gid (to another user)"},
+		{given("privileged-uid") || given("privileged-gid"), "--privileged-uid/--privileged-gid"},
 		{s.Chroot != "", "--chroot"},
-		{s.SeccompFilter, "--seccomp-filter"},
 		{len(s.Mountpoints) > 0, "--mountpoints"},
-	}
-	for _, u := range unsupported {
-		if u.set {
-			return usageErrorf("%s is not available in this version of clsync-go", u.name)
+		{s.SeccompFilter, "--seccomp-filter"},
+		{s.ShmMprotect, "--shm-mprotect"},
+		{s.ForgetPrivthreadInfo, "--forget-privthread-info"},
+		{s.CheckExecvpArgs, "--check-execvp-arguments"},
+		{len(s.PermittedHookFiles) > 0, "--add-permitted-hook-files"},
+		{given("preserve-capabilities"), "--preserve-capabilities"},
+		{given("inherit-capabilities"), "--inherit-capabilities"},
+		{s.DetachNetwork == "everywhere", "--detach-network=everywhere"},
+		{s.DetachIPC && given("detach-ipc"), "--detach-ipc"},
+		{s.DetachMiscellanea, "--detach-miscellanea"},
+		{s.ForbidDevices, "--forbid-devices"},
+		{given("cgroup-group-name"), "--cgroup-group-name"},
+		{s.ExitOnSyncSkip, "--exit-on-sync-skipping"},
+	} {
+		if u.refused {
+			return usageErrorf("%s is not available in this version of clsync-go", u.what)
 		}
 	}
 	return nil

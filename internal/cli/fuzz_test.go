@@ -8,7 +8,8 @@ import (
 )
 
 // canonicalArgv renders a parsed command line in its canonical form:
-// "--name" or "--name=value" per assignment, then "--" and the words.
+// "--name" or "--name=value" per assignment, then "--" and the words if
+// there were any or a "--".
 func canonicalArgv(cl *cmdline) []string {
 	var argv []string
 	for i := range optionTable {
@@ -23,6 +24,9 @@ func canonicalArgv(cl *cmdline) []string {
 				argv = append(argv, "--"+optionTable[i].name+"="+val)
 			}
 		}
+	}
+	if !cl.dashdash && len(cl.words) == 0 {
+		return argv
 	}
 	return append(append(argv, "--"), cl.words...)
 }

@@ -64,9 +64,21 @@ func loadSettings(argv []string, home string) (*Settings, *cmdline, error) {
 		}
 	}
 
-	s := &Settings{values: map[string]string{}}
-	for i := range optionTable {
-		name := optionTable[i].name
+	s := &Settings{values: map[string]string{}, given: map[string]source{}}
+	for name, from := range a.from {
+		s.given[name] = from
+	}
+	// Defaults first, so that an option that sets others (--secure-splitting
+	// sets --splitting) is not undone by their defaults.
+	var order []string
+	for _, defaults := range []bool{true, false} {
+		for i := range optionTable {
+			if _, given := a.from[optionTable[i].name]; given != defaults {
+				order = append(order, optionTable[i].name)
+			}
+		}
+	}
+	for _, name := range order {
 		vals, ok := a.vals[name]
 		if !ok {
 			continue

@@ -79,6 +79,9 @@ type Settings struct {
 	// values holds every option's last value as given (after %option%
 	// expansion), for %option% in handler templates.
 	values map[string]string
+	// given holds the options set on the command line or in the config
+	// file, with where; the others have their defaults.
+	given map[string]source
 	// rules is the parsed rules file, once Validate has read it.
 	rules *rules.Set
 }

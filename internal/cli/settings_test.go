@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -153,6 +155,55 @@ func TestHelpListsEveryOption(t *testing.T) {
 	for _, o := range optionTable {
 		if !o.configOnly && !strings.Contains(b.String(), "--"+o.name) {
 			t.Errorf("--help does not list --%s", o.name)
+		}
+	}
+}
+
+// Options whose behaviour this version lacks are refused when given, with
+// one error naming them; clsync's defaults and the values that ask for
+// nothing are accepted.
+func TestRefusesWhatItLacks(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	os.Mkdir(src, 0o755)
+	os.Mkdir(dst, 0o755)
+	base := []string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst}
+	for _, c := range []struct {
+		arg     string
+		refused string
+	}{
+		{"--detach-network=everywhere", "--detach-network=everywhere"},
+		{"--detach-network=off", ""},
+		{"--detach-network=non-privileged", ""},
+		{"--forbid-devices", "--forbid-devices"},
+		{"-CCAP_KILL", "--preserve-capabilities"},
+		{"--inherit-capabilities=permitted", "--inherit-capabilities"},
+		{"--detach-miscellanea", "--detach-miscellanea"},
+		{"--detach-ipc=1", "--detach-ipc"},
+		{"--detach-ipc=0", ""},
+		{"--check-execvp-arguments", "--check-execvp-arguments"},
+		{"--add-permitted-hook-files=/x", "--add-permitted-hook-files"},
+		{"--exit-on-sync-skipping", "--exit-on-sync-skipping"},
+		{"--privileged-uid=0", "--privileged-uid"},
+		{"--cgroup-group-name=x", "--cgroup-group-name"},
+		{"--shm-mprotect", "--shm-mprotect"},
+		{"--forget-privthread-info", "--forget-privthread-info"},
+		{"--seccomp-filter", "--seccomp-filter"},
+		{"--splitting=process", "--splitting"},
+		{"--secure-splitting", "--splitting"},
+		{"--permit-mprotect", ""},
+		{"-v", ""},
+		{"--fts-experimental-optimization", ""},
+	} {
+		s, err := Load(append(append([]string{}, base...), c.arg), dir)
+		if err == nil {
+			err = s.Validate()
+		}
+		switch {
+		case c.refused == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.arg, err)
+		case c.refused != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.refused)):
+			t.Errorf("%s: err %v, want an ErrInvalid naming %s", c.arg, err, c.refused)
 		}
 	}
 }

@@ -148,15 +148,26 @@ func checkPaths(s *Settings) error {
 		}
 		s.Handler = h
 	}
-	for _, hook := range []struct{ what, path string }{{"exit hook", s.ExitHook}, {"pre-exit hook", s.PreExitHook}} {
-		if hook.path == "" {
+	for _, hook := range []struct {
+		what string
+		path *string
+	}{{"exit hook", &s.ExitHook}, {"pre-exit hook", &s.PreExitHook}} {
+		if *hook.path == "" {
 			continue
 		}
-		if _, err := resolveExecutable(hook.what, hook.path); err != nil {
+		p, err := resolveExecutable(hook.what, *hook.path)
+		if err != nil {
 			return err
 		}
+		*hook.path = p
 	}
 	if s.ListsDir != "" {
+		// Handlers get the lists' paths, and run in the watch dir.
+		abs, err := filepath.Abs(s.ListsDir)
+		if err != nil {
+			return fmt.Errorf("lists dir %s: %w", s.ListsDir, err)
+		}
+		s.ListsDir = abs
 		fi, err := os.Stat(s.ListsDir)
 		if err != nil {
 			return fmt.Errorf("lists dir %s: %w", s.ListsDir, unwrapPathError(err))
@@ -167,7 +178,8 @@ func checkPaths(s *Settings) error {
 		// The lists name every changed path and are read by the handler:
 		// nobody else may read or replace them.
 		if fi.Mode().Perm()&0o077 != 0 {
-			return usageErrorf("lists dir %s: mode %04o lets other users read or replace the lists; chmod go= it", s.ListsDir, fi.Mode().Perm())
+			return fmt.Errorf("lists dir %s: mode %04o lets other users read or replace the lists (chmod go= it): %w",
+				s.ListsDir, fi.Mode().Perm(), fs.ErrPermission)
 		}
 	}
 	if s.RulesFile != "" {
@@ -200,12 +212,18 @@ func resolveDir(what, p string) (string, error) {
 	return real, nil
 }
 
-// resolveExecutable finds a handler or hook: a name without a slash is
-// looked up in PATH, as execvp(3) would.
+// resolveExecutable finds a handler or hook and returns its absolute path:
+// a name without a slash is looked up in PATH, as execvp(3) would, and a
+// relative path is taken from the current directory now, not from the
+// watch dir, where handlers run.
 func resolveExecutable(what, p string) (string, error) {
 	found, err := exec.LookPath(p)
 	if err == nil {
-		return found, nil
+		abs, err := filepath.Abs(found)
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", what, p, err)
+		}
+		return abs, nil
 	}
 	if !strings.Contains(p, "/") {
 		return "", fmt.Errorf("%s %q: not found in PATH: %w", what, p, fs.ErrNotExist)
