@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,6 +129,7 @@ func TestPlugin(t *testing.T) {
 	otherVersionSO := so("otherversion", "./handlers/testdata/plugins/otherversion", "-overlay="+otherVersionOverlay(t, dir))
 
 	t.Run("records", func(t *testing.T) { testPluginRecords(t, recorderSO) })
+	t.Run("one call at a time", func(t *testing.T) { testPluginSerialised(t, recorderSO) })
 	t.Run("mirror", func(t *testing.T) { testPluginMirror(t, mirrorSO) })
 	t.Run("bad", func(t *testing.T) {
 		for _, c := range []struct {
@@ -148,6 +151,35 @@ func TestPlugin(t *testing.T) {
 			}
 		}
 	})
+}
+
+// testPluginSerialised calls Sync from many goroutines at once, as
+// --threading does: the plugin sees one call at a time, as its ABI says.
+func testPluginSerialised(t *testing.T, so string) {
+	record := filepath.Join(t.TempDir(), "record")
+	h, err := New(Config{Mode: "plugin", Program: so, Logger: slog.New(slog.DiscardHandler),
+		Option: func(name string) (string, bool) { return record, name == "record" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() { errs <- h.Sync(ctx, []event.Event{{Path: fmt.Sprintf("f%d", i), Op: event.Modify}}, false) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(readLines(t, record)); n != 65 {
+		t.Errorf("%d records, want the creation and 64 syncs", n)
+	}
 }
 
 // otherVersionOverlay makes package clsyncplugin differ (one more const):

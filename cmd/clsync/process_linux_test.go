@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -399,5 +400,36 @@ func TestFailedSyncTriedAgain(t *testing.T) {
 	case <-a.exited:
 		t.Fatalf("exited with %d: %s", a.code, a.stderr.String())
 	default:
+	}
+}
+
+// alive tells whether pid runs (a zombie does not: it waits to be reaped).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
+}
+
+// A handler dies with the agent, even when the agent is SIGKILLed: it must
+// not go on writing into the destination on a sync nobody follows.
+func TestHandlerDiesWithKilledAgent(t *testing.T) {
+	needRsync(t)
+	src, dst := tempTree(t)
+	script, gate, pids := slowHandler(t)
+	os.WriteFile(gate, nil, 0o644)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
+	waitFor(t, "the handler to start", func() bool { return exists(pids) })
+	data, _ := os.ReadFile(pids)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	a.signal(t, syscall.SIGKILL)
+	a.wait(t, 5*time.Second)
+	waitFor(t, "the handler to die with the agent", func() bool { return !alive(pid) })
+	os.Remove(gate)
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Errorf("the destination was written after the agent died: %v", entries)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"sync/atomic"
 
 	"github.com/clsync-go/clsync/handlers/clsyncplugin"
 )
@@ -20,7 +21,12 @@ type record struct {
 	Initial     bool                `json:"initial,omitempty"`
 }
 
-type recorder struct{ path string }
+type recorder struct {
+	path string
+	// inSync counts the Sync calls under way: the ABI promises one at a
+	// time.
+	inSync atomic.Int32
+}
 
 func NewSyncer(cfg clsyncplugin.Config) (clsyncplugin.Syncer, error) {
 	if _, fail := cfg.Option("fail"); fail {
@@ -36,6 +42,10 @@ func NewSyncer(cfg clsyncplugin.Config) (clsyncplugin.Syncer, error) {
 }
 
 func (r *recorder) Sync(ctx context.Context, items []clsyncplugin.Item, initial bool) error {
+	defer r.inSync.Add(-1)
+	if r.inSync.Add(1) > 1 {
+		return errors.New("Sync called while another Sync runs")
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		return errors.New("no deadline: the context did not reach the plugin")
 	}
