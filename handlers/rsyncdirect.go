@@ -88,7 +88,7 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial boo
 	}
 	exact := !initial && !(len(items) > 0 && items[0].Path == "" && items[0].Recursive())
 	for _, part := range parts {
-		if len(part.include) == 0 {
+		if len(part.include) == 0 && !part.root {
 			continue
 		}
 		for _, rel := range r.cfg.Exclude {

@@ -293,7 +293,7 @@ func TestRsyncDirectRemovalsBeforeTheirParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(parts) != 0 {
-		t.Errorf("items below a removed directory were listed: %q", parts)
+		t.Errorf("items below a removed directory were listed: %+v", parts)
 	}
 	f.sync(t, event.Event{Path: "top/a/x", Op: event.Remove}, event.Event{Path: "top/a", Op: event.Remove, IsDir: true})
 	f.sync(t, event.Event{Path: "top", Op: event.Remove, IsDir: true})

@@ -18,6 +18,10 @@ type Filter interface {
 // every parent directory) and exclude list, as pattern lines.
 type rsyncPart struct {
 	include, exclude []string
+	// root: the root directory itself changed (its mode or owner). rsync
+	// always syncs the root of the transfer, so an empty include list
+	// does it, and nothing else.
+	root bool
 }
 
 // listBuilder turns batch items into rsync filter lines, split into parts of
@@ -66,6 +70,7 @@ func (b *listBuilder) add(it event.Event) error {
 			b.cur.include = append(b.cur.include, "/***")
 			return b.excludeBelow("")
 		}
+		b.cur.root = true
 		return nil
 	}
 	b.cur.include = append(b.cur.include, pattern("/"+it.Path, ""))
@@ -133,7 +138,7 @@ func (b *listBuilder) excludeBelow(rel string) error {
 }
 
 func (b *listBuilder) flush() {
-	if len(b.cur.include) == 0 && len(b.cur.exclude) == 0 {
+	if len(b.cur.include) == 0 && len(b.cur.exclude) == 0 && !b.cur.root {
 		return
 	}
 	b.parts = append(b.parts, b.cur)

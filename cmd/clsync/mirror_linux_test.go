@@ -382,3 +382,31 @@ exec rsync "$@"
 		t.Errorf("status %q", b)
 	}
 }
+
+// A mode or owner change of the watch dir alone reaches the destination
+// (the list builder once dropped the root item and rsync never ran).
+func TestRootAttributesSynced(t *testing.T) {
+	m := startMirror(t, nil)
+	mode := func(p string) os.FileMode {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	for _, perm := range []os.FileMode{0o700, 0o751} {
+		if err := os.Chmod(m.src, perm); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("the destination's mode to become %o", perm), func() bool { return mode(m.dst) == perm })
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(m.src, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the destination's owner to change", func() bool {
+			var st syscall.Stat_t
+			return syscall.Stat(m.dst, &st) == nil && st.Uid == 65534 && st.Gid == 65534
+		})
+	}
+}
