@@ -190,7 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// during it is missed: such changes are queued and synced after it.
 	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts}
 	if cfg.Rules != nil {
-		wopts.Monitor = r.rules.Monitor
+		wopts.Walk, wopts.Monitor = r.rules.Walk, r.rules.Monitor
 	}
 	r.w, err = watcher.New(runCtx, wopts)
 	if err != nil {
@@ -423,7 +423,10 @@ func (r *run) result() error {
 	return nil
 }
 
-// reloadRules re-reads -R.
+// reloadRules re-reads -R and applies it: the watcher re-walks the tree,
+// watching what became walked and reporting a rescan of what became walked
+// or monitored (its changes went unreported); if what is synced may have
+// changed, anywhere, the whole tree is resynced.
 func (r *run) reloadRules() {
 	if r.cfg.RulesFile == "" {
 		return
@@ -433,8 +436,17 @@ func (r *run) reloadRules() {
 		r.log.Error("reload rules: keeping the old rules", "err", err)
 		return
 	}
-	r.rules.p.Store(set)
+	old := r.rules.p.Swap(set)
 	r.log.Info("rules reloaded", "file", r.cfg.RulesFile, "rules", set.Len())
+	go func() {
+		if err := r.w.Reconcile(r.ctx); err != nil {
+			return // the watcher stopped: the run loop says why
+		}
+		if !old.SameSync(set) {
+			r.log.Info("the reloaded rules sync other paths: full resync")
+			_ = r.agg.Rescan(r.ctx)
+		}
+	}()
 }
 
 // dump writes what the agent knows about itself (signal 29).

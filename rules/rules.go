@@ -295,6 +295,35 @@ func (s *Set) Len() int {
 	return len(s.rules)
 }
 
+// SameSync tells whether s and o decide Sync alike for every path: the
+// rules that decide it are the same, in the same order. A reload whose
+// rules differ here changes what is synced, and anywhere in the tree.
+func (s *Set) SameSync(o *Set) bool {
+	a, b := s.syncRules(), o.syncRules()
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Text != b[i].Text {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Set) syncRules() []*Rule {
+	if s == nil {
+		return nil
+	}
+	var out []*Rule
+	for i := range s.rules {
+		if r := &s.rules[i]; r.Kind == FileKind || r.Perms&Sync != 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Verdict is the outcome of checking one permission.
 type Verdict struct {
 	Allowed bool

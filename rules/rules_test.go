@@ -518,3 +518,32 @@ func TestConcurrentCheck(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestSameSync(t *testing.T) {
+	parse := func(text string) *Set {
+		t.Helper()
+		if text == "" {
+			return nil
+		}
+		s, err := Parse(strings.NewReader(text), "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"", "", true},
+		{"-m^skip$\n+*\n", "+*\n", true},
+		{"-m^skip$\n-w^x$\n+f.\n", "+f.\n", true},
+		{"+f.\n", "-f\\.tmp$\n+f.\n", false},
+		{"-d^a$\n", "-s^a$\n", false},
+		{"", "-m^skip$\n", true},
+	} {
+		if got := parse(c.a).SameSync(parse(c.b)); got != c.same {
+			t.Errorf("%q vs %q: SameSync %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+}

@@ -257,7 +257,7 @@ func rename(t *testing.T, from, to string) {
 }
 
 // countDirs counts the directories below and including root, not following
-// symlinks: what a watcher of root with no Monitor must watch.
+// symlinks: what a watcher of root with no Walk must watch.
 func countDirs(t *testing.T, root string) int {
 	t.Helper()
 	n := 0

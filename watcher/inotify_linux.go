@@ -74,18 +74,19 @@ type inotify struct {
 	dirents     []byte
 	scratch     []byte // where paths are built (see relPath and sys_linux.go)
 
-	nwatches    atomic.Int64
-	newBarriers []chan struct{} // Quiesce calls the reader has not taken yet (under mu)
-	ch          chan []event.Event
-	stop        chan struct{}
-	stopOnce    sync.Once
-	mu          sync.Mutex // orders poke's write to wakeFd before the reader closes it; guards newBarriers
-	closed      bool
-	stopCtx     func() bool
-	exited      chan struct{}
-	errMu       sync.Mutex
-	stopErr     error // why the reader stopped; set before ch is closed
-	closeErr    error // from closing the descriptors; set before exited is closed
+	nwatches      atomic.Int64
+	newBarriers   []chan struct{} // Quiesce calls the reader has not taken yet (under mu)
+	newReconciles []chan struct{} // Reconcile calls likewise
+	ch            chan []event.Event
+	stop          chan struct{}
+	stopOnce      sync.Once
+	mu            sync.Mutex // orders poke's write to wakeFd before the reader closes it; guards newBarriers
+	closed        bool
+	stopCtx       func() bool
+	exited        chan struct{}
+	errMu         sync.Mutex
+	stopErr       error // why the reader stopped; set before ch is closed
+	closeErr      error // from closing the descriptors; set before exited is closed
 }
 
 func newBackend(ctx context.Context, opts Options) (backend, error) {
@@ -196,6 +197,26 @@ func (w *inotify) pinned() Root { return w.pin }
 
 func (w *inotify) done() <-chan struct{} { return w.exited }
 
+// await waits for a request's reply, ctx, or the end of the reader.
+func (w *inotify) await(ctx context.Context, reply chan struct{}) error {
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.exited:
+		select {
+		case <-reply:
+			return nil
+		default:
+		}
+		if err := w.err(); err != nil {
+			return err
+		}
+		return ErrClosed
+	}
+}
+
 // wake stops the reader.
 func (w *inotify) wake() {
 	w.stopOnce.Do(func() {
@@ -226,6 +247,7 @@ func (w *inotify) woken() bool {
 	default:
 	}
 	w.takeBarriers()
+	w.takeReconciles()
 	return true
 }
 
@@ -379,6 +401,13 @@ func (w *inotify) awaitingClose() bool {
 	return false
 }
 
+// emitIn emits ev, a change in the directory dir, if dir is monitored.
+func (w *inotify) emitIn(dir *node, ev event.Event) {
+	if dir.monitored() {
+		w.emit(ev)
+	}
+}
+
 func (w *inotify) emit(ev event.Event) {
 	if n := len(w.out); n > 0 {
 		if last := &w.out[n-1]; last.Path == ev.Path && last.IsDir == ev.IsDir {
@@ -454,9 +483,19 @@ func (w *inotify) readEvents() error {
 	return nil
 }
 
-func (w *inotify) monitored(rel string) bool {
+// walked tells whether the directory rel is walked and watched.
+func (w *inotify) walked(rel string) bool {
+	return rel == "" || w.opts.Walk == nil || w.opts.Walk(rel)
+}
+
+// monitors tells whether the changes in the directory rel are reported.
+func (w *inotify) monitors(rel string) bool {
 	return rel == "" || w.opts.Monitor == nil || w.opts.Monitor(rel)
 }
+
+// hasRules tells whether Walk or Monitor decide by path, so that a
+// directory that moves must be walked again to apply them at its new place.
+func (w *inotify) hasRules() bool { return w.opts.Walk != nil || w.opts.Monitor != nil }
 
 func (w *inotify) abs(rel string) string {
 	if rel == "" {
@@ -527,13 +566,13 @@ func (w *inotify) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 		if isDir {
 			w.newDir(n, name, event.Event{Path: rel, Op: event.Create | event.Rescan, IsDir: true, Mask: mask})
 		} else {
-			w.emit(event.Event{Path: rel, Op: event.Create, Mask: mask})
+			w.emitIn(n, event.Event{Path: rel, Op: event.Create, Mask: mask})
 		}
 	case mask&unix.IN_DELETE != 0:
 		// A deleted directory's watch is dropped on its own
 		// IN_DELETE_SELF: by name, this could be a newer directory that
 		// a walk found there before this event was read.
-		w.emit(event.Event{Path: rel, Op: event.Remove, IsDir: isDir, Mask: mask})
+		w.emitIn(n, event.Event{Path: rel, Op: event.Remove, IsDir: isDir, Mask: mask})
 	default:
 		var op event.Op
 		if mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0 {
@@ -543,7 +582,7 @@ func (w *inotify) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 			op |= event.Attrib
 		}
 		if op != 0 {
-			w.emit(event.Event{Path: rel, Op: op, IsDir: isDir, Mask: mask})
+			w.emitIn(n, event.Event{Path: rel, Op: op, IsDir: isDir, Mask: mask})
 		}
 	}
 	return nil
@@ -574,13 +613,13 @@ func (w *inotify) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 		if isDir {
 			w.newDir(parent, name, event.Event{Path: rel, Op: event.Create | event.Rescan, IsDir: true, Mask: mask})
 		} else {
-			w.emit(event.Event{Path: rel, Op: event.Create, Mask: mask})
+			w.emitIn(parent, event.Event{Path: rel, Op: event.Create, Mask: mask})
 		}
 		return nil
 	}
-	w.emit(w.removeEvent(m))
+	w.emitIn(m.parent, w.removeEvent(m))
 	if !isDir {
-		w.emit(event.Event{Path: rel, Op: event.Create, Mask: mask})
+		w.emitIn(parent, event.Event{Path: rel, Op: event.Create, Mask: mask})
 		return nil
 	}
 	done := event.Event{Path: rel, Op: event.Create | event.Rescan, IsDir: true, Mask: mask}
@@ -588,7 +627,7 @@ func (w *inotify) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 	// (no directory moves into itself): it was taken by name while a walk
 	// was ahead of the events, and it stays where it is.
 	atSource := m.atSource() && !m.node.isAncestorOf(parent)
-	if !atSource || !w.monitored(rel) {
+	if !atSource || !w.walked(rel) {
 		if atSource {
 			w.drop(m.node)
 		} else if m.node != nil {
@@ -619,11 +658,11 @@ func (w *inotify) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
 		return nil
 	}
-	if w.opts.Monitor == nil {
+	if !w.hasRules() {
 		// Every directory below is watched already, under its new path.
-		w.emit(done)
+		w.emitIn(parent, done)
 	} else {
-		// Monitor decides by path: re-walk to add and drop watches.
+		// The rules decide by path: re-walk to apply them at the new place.
 		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
 	}
 	if w.overflowJob != nil {
@@ -659,7 +698,7 @@ func (w *inotify) expireMoves(all bool) error {
 				w.drop(m.node)
 			}
 		}
-		w.emit(w.removeEvent(m))
+		w.emitIn(m.parent, w.removeEvent(m))
 	}
 	return nil
 }

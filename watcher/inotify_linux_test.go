@@ -624,13 +624,13 @@ func TestWeirdNames(t *testing.T) {
 	r.wait("create in renamed weird dir", is("-"+dir+"/\xff", event.Create, false))
 }
 
-// Monitor=false directories are neither watched nor descended into.
-func TestMonitorExcludes(t *testing.T) {
+// Walk=false directories are neither watched nor descended into.
+func TestWalkExcludes(t *testing.T) {
 	root := t.TempDir()
 	mkdirAll(t, filepath.Join(root, "skip/deep"))
 	mkdirAll(t, filepath.Join(root, "keep/skip"))
 	skip := func(rel string) bool { return filepath.Base(rel) != "skip" }
-	r := start(t, root, Options{Monitor: skip})
+	r := start(t, root, Options{Walk: skip})
 	if got := r.w.watches(); got != 2 {
 		t.Fatalf("Watches() = %d, want 2 (root, keep)", got)
 	}

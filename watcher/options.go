@@ -12,10 +12,19 @@ type Options struct {
 	// Root is the absolute path of the tree to watch, already resolved by
 	// the caller (realpath), so that no component of it is a symlink.
 	Root string
-	// Monitor decides whether the directory rel ("" is the root) is watched
-	// and descended into (clsync's 'w'/'m' rules). nil watches every
-	// directory; the root is always watched. It is called by New and then
-	// by the watcher's goroutine, never concurrently, and must not block.
+	// Walk decides whether the directory rel is descended into and
+	// watched (clsync's walk rules: clsync watches what it walks). nil
+	// walks every directory; the root is always walked.
+	Walk func(rel string) bool
+	// Monitor decides whether the changes in the directory rel are
+	// reported (the rules' 'm'). A walked directory that is not monitored
+	// is still watched, so that the tree below it is followed, but what
+	// happens in it is not reported. nil reports everything; the root's
+	// changes are always reported.
+	//
+	// Walk and Monitor are called by New, then by the watcher's goroutine
+	// when it walks (never concurrently), and must not block. When the
+	// rules behind them change, Reconcile applies the change.
 	Monitor func(rel string) bool
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger

@@ -27,22 +27,7 @@ func (w *inotify) quiesce(ctx context.Context) error {
 	w.newBarriers = append(w.newBarriers, reply)
 	w.mu.Unlock()
 	w.poke()
-	select {
-	case <-reply:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.exited:
-		select {
-		case <-reply:
-			return nil
-		default:
-		}
-		if err := w.err(); err != nil {
-			return err
-		}
-		return ErrClosed
-	}
+	return w.await(ctx, reply)
 }
 
 // takeBarriers takes the Quiesce calls made since the last time, noting how

@@ -18,24 +18,31 @@ import (
 // the changes made before the call.
 func (r *rec) quiesce() {
 	r.t.Helper()
+	r.during(func() error { return r.w.quiesce(context.Background()) })
+}
+
+// during runs call while it keeps reading events, then takes what was
+// delivered before call returned.
+func (r *rec) during(call func() error) {
+	r.t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- r.w.quiesce(context.Background()) }()
+	go func() { done <- call() }()
 	deadline := time.After(waitTimeout)
 	for {
 		select {
 		case b, ok := <-r.w.events():
 			if !ok {
-				r.t.Fatalf("events closed during Quiesce: %v", r.w.err())
+				r.t.Fatalf("events closed during the call: %v", r.w.err())
 			}
 			r.batches = append(r.batches, b)
 			r.all = append(r.all, b...)
 			continue
 		case err := <-done:
 			if err != nil {
-				r.t.Fatalf("Quiesce: %v", err)
+				r.t.Fatal(err)
 			}
 		case <-deadline:
-			r.t.Fatalf("Quiesce did not return within %v; reader:\n%s", waitTimeout, readerStacks())
+			r.t.Fatalf("the call did not return within %v; reader:\n%s", waitTimeout, readerStacks())
 		}
 		break
 	}

@@ -202,7 +202,7 @@ func TestStormConverges(t *testing.T) {
 			if tc.tinyQueue {
 				restore = setSysctl(t, "/proc/sys/fs/inotify/max_queued_events", "16")
 			}
-			opts := Options{MovePairTimeout: 5 * time.Millisecond, Logger: logger, Monitor: tc.monitor}
+			opts := Options{MovePairTimeout: 5 * time.Millisecond, Logger: logger, Walk: tc.monitor}
 			r := startCfg(t, root, opts, tc.cfg)
 			restore()
 			width := 4
@@ -305,7 +305,7 @@ func TestRenamesDuringNew(t *testing.T) {
 		}
 		return true
 	}
-	r := start(t, root, Options{Monitor: monitor})
+	r := start(t, root, Options{Walk: monitor})
 	for i := range 5 {
 		r.waitAll("renamed during New", []string{fmt.Sprintf("z%d", i)}, func(p string, all []event.Event) bool {
 			return has(all, is(p, event.Create|event.Rescan, true))
@@ -333,7 +333,7 @@ func TestBacklogDuringNew(t *testing.T) {
 	}
 	cfg := defaultConfig()
 	cfg.maxBacklog = 4
-	r := startCfg(t, root, Options{Monitor: monitor}, cfg)
+	r := startCfg(t, root, Options{Walk: monitor}, cfg)
 	ev := r.wait("root Rescan for the backlog", is("", event.Rescan, true))
 	if ev.Mask != 0 {
 		t.Errorf("backlog Rescan mask %#x, want 0 (synthetic)", ev.Mask)

@@ -27,15 +27,20 @@ type node struct {
 	// tree is stale (see openItem). dev is 32 bits wide because the kernel
 	// encodes st_dev in 32 bits (new_encode_dev).
 	ino uint64
-	// mark is bit 0: attached (see attached), and above it the id of the
-	// last walk job that listed this directory (see visitedBy); one word
-	// for both keeps a node within 64 bytes.
+	// mark is bit 0: attached (see attached), bit 1: monitored (see
+	// monitored), and above them the id of the last walk job that listed
+	// this directory (see visitedBy); one word for all keeps a node within
+	// 64 bytes.
 	mark uint64
 	wd   int32
 	dev  uint32
 }
 
-const attachedBit = 1
+const (
+	attachedBit  = 1
+	monitoredBit = 2
+	jobShift     = 2
+)
 
 // attached is false once the directory left the tree (deleted, moved out,
 // pruned, unmounted). Its wd stays in Watcher.wds until the kernel's
@@ -44,12 +49,24 @@ func (n *node) attached() bool { return n.mark&attachedBit != 0 }
 
 func (n *node) detach() { n.mark &^= attachedBit }
 
+// monitored tells whether the changes in this directory are reported
+// (Options.Monitor, decided when the directory was last walked).
+func (n *node) monitored() bool { return n.mark&monitoredBit != 0 }
+
+func (n *node) setMonitored(on bool) {
+	if on {
+		n.mark |= monitoredBit
+	} else {
+		n.mark &^= monitoredBit
+	}
+}
+
 // visitedBy tells whether walk job j listed this directory already, so that
 // a job lists each directory once even if it is reachable twice (bind
 // mounts) or queued twice (renamed during the job).
-func (n *node) visitedBy(j *job) bool { return n.mark>>1 == j.id }
+func (n *node) visitedBy(j *job) bool { return n.mark>>jobShift == j.id }
 
-func (n *node) visit(j *job) { n.mark = j.id<<1 | n.mark&attachedBit }
+func (n *node) visit(j *job) { n.mark = j.id<<jobShift | n.mark&(attachedBit|monitoredBit) }
 
 // appendRel appends n's path relative to the root ("" for the root).
 func (n *node) appendRel(b []byte) []byte {
@@ -206,7 +223,7 @@ func (w *inotify) adopt(wd int32, parent *node, name string, j *job) *node {
 		// The root is watched first, by New; later walks check that they
 		// reach the same inode (see step).
 		if w.root == nil {
-			w.root = &node{wd: wd, mark: attachedBit, ino: w.pin.Ino, dev: uint32(w.pin.Dev)}
+			w.root = &node{wd: wd, mark: attachedBit | monitoredBit, ino: w.pin.Ino, dev: uint32(w.pin.Dev)}
 			w.setWd(w.root)
 		}
 		return w.root

@@ -26,9 +26,13 @@ const (
 	// jobOverflow repairs the watches after an overflow and reports a root
 	// Rescan once every directory is watched again.
 	jobOverflow
+	// jobReconcile applies changed rules (see Reconcile): it walks the
+	// tree and reports a Rescan of each directory that became walked or
+	// monitored.
+	jobReconcile
 )
 
-func (k jobKind) String() string { return [...]string{"initial", "dir", "overflow"}[k] }
+func (k jobKind) String() string { return [...]string{"initial", "dir", "overflow", "reconcile"}[k] }
 
 // A job walks one subtree. A walk is split into steps (one directory each)
 // so that the reader keeps draining the inotify queue between them.
@@ -44,6 +48,10 @@ type job struct {
 	pending int         // steps queued and not done yet
 	done    event.Event // for jobDir: reported at top's path then
 	top     *node       // for jobDir: the directory the job was started for, once watched
+	// For jobReconcile: the directories whose changes were not reported
+	// and now are, and the Reconcile calls waiting for the job.
+	rescans []*node
+	waiters []chan struct{}
 }
 
 // walkItem is one step: watch and list the directory name in parent (parent
@@ -96,12 +104,12 @@ func (w *inotify) push(it walkItem) {
 }
 
 // newDir starts watching the directory name that appeared in parent and
-// reports done when its subtree is watched. A directory excluded by Monitor
-// is reported as a plain directory Create.
+// reports done when its subtree is watched. A directory excluded by Walk is
+// reported as a plain directory Create.
 func (w *inotify) newDir(parent *node, name string, done event.Event) {
-	if !w.monitored(done.Path) {
+	if !w.walked(done.Path) {
 		done.Op = (done.Op | event.Create) &^ event.Rescan
-		w.emit(done)
+		w.emitIn(parent, done)
 		return
 	}
 	w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
@@ -158,6 +166,13 @@ func (w *inotify) step(it walkItem) error {
 	if it.parent == nil && w.root != nil && wd != w.root.wd {
 		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
 	}
+	var before *node // for a reconcile: the node here before, if any
+	wasMonitored := false
+	if it.job.kind == jobReconcile && it.parent != nil {
+		if before = w.child(it.parent, it.name); before != nil {
+			wasMonitored = before.monitored()
+		}
+	}
 	n := w.adopt(wd, it.parent, it.name, it.job)
 	if n == nil {
 		return nil
@@ -173,12 +188,20 @@ func (w *inotify) step(it walkItem) error {
 		return nil
 	}
 	n.visit(it.job)
-	// The subdirectories are queued straight from the listing, as steps
-	// of this job; they double as the list of names to keep.
 	rel := ""
-	if w.opts.Monitor != nil {
+	if w.hasRules() {
 		rel = w.relPath(n, "")
 	}
+	if it.parent != nil {
+		n.setMonitored(w.monitors(rel))
+		if it.job.kind == jobReconcile && n.monitored() && (before == nil && it.parent.monitored() || before == n && !wasMonitored) {
+			// Became walked in a monitored directory, or monitored:
+			// what changed in it meanwhile was never reported.
+			it.job.rescans = append(it.job.rescans, n)
+		}
+	}
+	// The subdirectories are queued straight from the listing, as steps
+	// of this job; they double as the list of names to keep.
 	from := len(w.stack)
 	err = w.subdirs(dfd, rel, func(name string) {
 		w.stack = append(w.stack, walkItem{parent: n, name: name, job: it.job})
@@ -390,15 +413,22 @@ func (w *inotify) stepDone(j *job) {
 	delete(w.activeJobs, j)
 	switch j.kind {
 	case jobDir:
-		ev := j.done
+		// Reported as a change in the directory that holds it, where it
+		// is now; a directory that went away meanwhile is reported at
+		// the path it had.
 		if j.top != nil && j.top.attached() {
+			ev := j.done
 			ev.Path = w.relPath(j.top, "")
+			w.emitIn(j.top.parent, ev)
+		} else {
+			w.emit(j.done)
 		}
-		w.emit(ev)
 	case jobOverflow:
 		w.overflowJob = nil
 		w.rewalk.finish(time.Now())
 		w.emit(event.Event{Path: "", Op: event.Rescan, IsDir: true, Mask: unix.IN_Q_OVERFLOW})
+	case jobReconcile:
+		w.reconciled(j)
 	}
 }
 
@@ -440,7 +470,7 @@ func openBeneath(path []byte) (int, error) {
 }
 
 // subdirs calls add with the name of each subdirectory of the open
-// directory dfd (rel; needed only with a Monitor) that is to be watched.
+// directory dfd (rel; needed only with rules) that is to be watched.
 // Symlinks are not directories here. Only those names are allocated: the
 // other entries are looked at in place.
 func (w *inotify) subdirs(dfd int, rel string, add func(name string)) error {
@@ -484,7 +514,7 @@ func (w *inotify) subdirs(dfd int, rel string, add func(name string)) error {
 				continue
 			}
 			s := string(name)
-			if w.opts.Monitor == nil || w.opts.Monitor(join(rel, s)) {
+			if w.walked(join(rel, s)) {
 				add(s)
 			}
 		}
@@ -502,7 +532,7 @@ func (w *inotify) countDirs(deadline time.Time) int {
 			return errLate
 		case !dir:
 			return nil
-		case rel != "" && !w.monitored(rel):
+		case !w.walked(rel):
 			return beneath.SkipDir
 		}
 		if w.opts.OneFileSystem && rel != "" {

@@ -26,6 +26,7 @@ type backend interface {
 	watches() int
 	pinned() Root
 	quiesce(ctx context.Context) error
+	reconcile(ctx context.Context) error
 	// done is closed once the backend's goroutine has ended.
 	done() <-chan struct{}
 }
@@ -74,6 +75,13 @@ func (w *Watcher) Close() error { return w.b.close() }
 // reported. Changes made meanwhile do not hold it up, so it returns on a
 // busy tree too. It returns ctx's error, or the watcher's once it stopped.
 func (w *Watcher) Quiesce(ctx context.Context) error { return w.b.quiesce(ctx) }
+
+// Reconcile applies changed rules: it walks the tree with what Walk and
+// Monitor say now, watches the directories that became walked, drops those
+// no longer walked, and reports a Rescan of each directory that became
+// walked or monitored (what changed in it was not reported). It returns
+// once that is done and delivered on Events.
+func (w *Watcher) Reconcile(ctx context.Context) error { return w.b.reconcile(ctx) }
 
 // Watches returns the number of kernel watches held.
 func (w *Watcher) Watches() int { return w.b.watches() }

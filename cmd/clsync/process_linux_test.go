@@ -192,22 +192,51 @@ func TestSignalUsr2FullResync(t *testing.T) {
 	})
 }
 
+// SIGHUP applies the rules file again: a directory the new rules monitor is
+// watched and what changed in it meanwhile synced; a file the new rules
+// sync is synced though nothing happened to it; a directory they exclude
+// is no longer watched.
 func TestSignalHupReloadsRules(t *testing.T) {
 	needRsync(t)
 	src, dst := tempTree(t)
-	rulesFile := filepath.Join(t.TempDir(), "rules")
-	os.WriteFile(rulesFile, []byte("+*\n"), 0o644)
-	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-R", rulesFile, "-w0", "-t0", "-d1")
-	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
-	os.WriteFile(rulesFile, []byte("-f\\.tmp$\n+*\n"), 0o644)
-	a.signal(t, syscall.SIGHUP)
-	waitFor(t, "the reload", func() bool { return strings.Contains(a.stderr.String(), "rules reloaded") })
-	os.WriteFile(filepath.Join(src, "x.tmp"), nil, 0o644)
-	os.WriteFile(filepath.Join(src, "after"), nil, 0o644)
-	waitFor(t, "a file after the reload", func() bool { return exists(filepath.Join(dst, "after")) })
-	if exists(filepath.Join(dst, "x.tmp")) {
-		t.Error("x.tmp synced although the reloaded rules exclude it")
+	for _, d := range []string{"skip/sub", "keep"} {
+		os.MkdirAll(filepath.Join(src, d), 0o755)
 	}
+	dir := t.TempDir()
+	rulesFile, dump, status := filepath.Join(dir, "rules"), filepath.Join(dir, "dump"), filepath.Join(dir, "status")
+	os.WriteFile(rulesFile, []byte("-m^skip\n-f\\.tmp$\n+*\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "x.tmp"), []byte("t"), 0o644)
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-R", rulesFile, "-w0", "-t0", "--dump-dir", dump, "--status-file", status)
+	waitFor(t, "the initial sync", func() bool { b, _ := os.ReadFile(status); return string(b) == "running" })
+	watches := func() string {
+		os.RemoveAll(dump)
+		a.signal(t, syscall.Signal(29))
+		waitFor(t, "the dump", func() bool { return exists(filepath.Join(dump, "pid")) })
+		b, _ := os.ReadFile(filepath.Join(dump, "watches"))
+		return strings.TrimSpace(string(b))
+	}
+	os.WriteFile(filepath.Join(src, "skip/sub/unmonitored"), []byte("u"), 0o644)
+	os.WriteFile(filepath.Join(src, "keep/barrier"), []byte("b"), 0o644)
+	waitFor(t, "a sync after the change in skip", func() bool { return exists(filepath.Join(dst, "keep/barrier")) })
+	for _, p := range []string{"skip/sub/unmonitored", "x.tmp"} {
+		if exists(filepath.Join(dst, p)) {
+			t.Fatalf("%s synced, which the rules exclude", p)
+		}
+	}
+
+	os.WriteFile(rulesFile, []byte("+*\n"), 0o644)
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, "the change made while skip was not monitored", func() bool { return exists(filepath.Join(dst, "skip/sub/unmonitored")) })
+	waitFor(t, "the file the new rules sync", func() bool { return exists(filepath.Join(dst, "x.tmp")) })
+	os.WriteFile(filepath.Join(src, "skip/sub/monitored"), []byte("m"), 0o644)
+	waitFor(t, "a change in skip after the reload", func() bool { return exists(filepath.Join(dst, "skip/sub/monitored")) })
+	if got := watches(); got != "4" {
+		t.Errorf("%s watches with every directory walked, want 4", got)
+	}
+
+	os.WriteFile(rulesFile, []byte("-d^skip$\n+*\n"), 0o644)
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, "the watches of skip to go", func() bool { return watches() == "2" })
 }
 
 func TestMaxIterations(t *testing.T) {
