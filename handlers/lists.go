@@ -58,7 +58,7 @@ func (p planner) plan(items []event.Event, initial bool) ([]step, error) {
 			}
 			continue
 		}
-		if p.filter != nil && it.Path != "" && !p.filter.Sync(it.Path, it.IsDir) {
+		if p.filter != nil && !p.filter.Sync(it.Path, it.IsDir) {
 			continue
 		}
 		steps = append(steps, step{rel: it.Path, mask: it.EventMask()})
@@ -76,10 +76,13 @@ func (p planner) walk(steps []step, it event.Event) ([]step, error) {
 			// The item itself keeps what the kernel said about it.
 			s.mask = event.Event{Path: it.Path, Op: it.Op, IsDir: true, Mask: it.Mask}.EventMask()
 		}
-		if p.filter != nil && rel != "" {
-			// SkipDir only for directories: for a file it would skip
-			// the rest of its parent.
-			walk := !dir || p.filter.Walk(rel)
+		if p.filter != nil {
+			// A path the rules admit only for walking or monitoring is
+			// no sync item, the root included ("+w^$" walks it only:
+			// handed to cp, it failed the initial sync). The root is
+			// always walked. SkipDir only for directories: for a file it
+			// would skip the rest of its parent.
+			walk := !dir || rel == "" || p.filter.Walk(rel)
 			if !p.filter.Sync(rel, dir) {
 				if !walk {
 					return beneath.SkipDir

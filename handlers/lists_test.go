@@ -3,10 +3,12 @@ package handlers
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/clsync-go/clsync/event"
+	"github.com/clsync-go/clsync/rules"
 )
 
 func TestSplitArgv(t *testing.T) {
@@ -43,6 +45,45 @@ func TestUnknownMode(t *testing.T) {
 		_, err := New(Config{Mode: mode})
 		if err == nil || !strings.Contains(err.Error(), "unknown sync handler mode") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("mode %q: err = %v", mode, err)
+		}
+	}
+}
+
+// A path the rules admit only for walking or monitoring is no sync item,
+// the root included: the man page's authorized_keys rules walk the root
+// and the homes and sync only the key files.
+func TestPlanWalkOnlyPaths(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"alice/.ssh", "bob/.ssh", "bob/other"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"alice/.ssh/authorized_keys", "alice/.ssh/id_rsa", "bob/.ssh/authorized_keys", "bob/notes"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := rules.Parse(strings.NewReader("+w^$\n+w^[^/]+$\n+W^[^/]+/.ssh$\n+f^[^/]+/.ssh/authorized_keys$\n-*"), "authorized_files_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := planner{root: root, filter: set}
+	for _, items := range [][]event.Event{
+		{{Path: "", Op: event.Rescan, IsDir: true}},
+		{{Path: "", Op: event.Attrib, IsDir: true}, {Path: "alice", Op: event.Rescan, IsDir: true}, {Path: "bob/.ssh/authorized_keys", Op: event.Modify}},
+	} {
+		steps, err := p.plan(items, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range steps {
+			got = append(got, s.rel)
+		}
+		want := []string{"alice/.ssh/authorized_keys", "bob/.ssh/authorized_keys"}
+		if !slices.Equal(got, want) {
+			t.Errorf("items %v: steps %q, want %q", items, got, want)
 		}
 	}
 }

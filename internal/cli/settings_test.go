@@ -207,3 +207,24 @@ func TestRefusesWhatItLacks(t *testing.T) {
 		}
 	}
 }
+
+// clsync's "Making two directories synchronous" (two rsyncdirect agents
+// with --modification-signature '*') loses files: it is refused, pointing
+// to the README. A signature for a handler that changes what it syncs is
+// not.
+func TestTwoWayRecipeRefused(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		refused bool
+	}{
+		{[]string{"-Mrsyncdirect", "-W/a", "-D/b", "--modification-signature", "*"}, true},
+		{[]string{"-Mrsyncshell", "-Sh", "-W/a", "--modification-signature", "uid,ctime"}, true},
+		{[]string{"-Mrsyncdirect", "-W/a", "-D/b", "--modification-signature", "dev,ino,mode,uid,gid,rdev,size,atime,mtime"}, false},
+		{[]string{"-Mdirect", "-Schown", "-W/a", "--modification-signature", "*", "--", "www-data", "%INCLUDE-LIST%"}, false},
+	} {
+		err := checkConflicts(mustLoad(t, c.args...))
+		if refused := errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), "Two-way sync"); refused != c.refused {
+			t.Errorf("%q: %v, refused %v, want %v", c.args, err, refused, c.refused)
+		}
+	}
+}

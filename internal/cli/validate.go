@@ -63,6 +63,14 @@ func checkConflicts(s *Settings) error {
 		return conflict("--full-initialsync", "--skip-initialsync")
 	case len(s.ModSignature) > 0 && slices.Contains(s.CancelSyscalls, "mon_stat"):
 		return conflict("--modification-signature", "--cancel-syscalls=mon_stat")
+	case rsyncMode && (slices.Contains(s.ModSignature, "*") || slices.Contains(s.ModSignature, "ctime")):
+		// rsync never changes its source, so with ctime (which every
+		// change moves) the signature can only serve clsync's recipe
+		// "Making two directories synchronous", which loses files.
+		return usageErrorf("--modification-signature=%s in mode %s is clsync's recipe for two directories synced both ways "+
+			"by two agents, which loses files: each initial sync deletes what only the other side has, and rsync replaces "+
+			"what it copies, so the copies come back as changes; clsync-go syncs one way (README: \"Two-way sync\")",
+			strings.Join(s.ModSignature, ","), s.Mode)
 	case s.HaveRecursiveSync && rsyncMode:
 		return usageErrorf("--have-recursive-sync cannot be used in mode %s", s.Mode)
 	case s.SynclistSimplify && s.ListsDir == "":
