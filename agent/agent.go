@@ -318,6 +318,7 @@ func (r *run) serve(req request) {
 // sync of everything changed so far, then no new sync and the end of the
 // running one.
 func (r *run) quit() {
+	r.status.Set("terminating")
 	r.gate.Between(func() { r.preExit(r.ctx) })
 	if r.cfg.SyncOnQuit {
 		r.syncChanged()

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/clsync-go/clsync/event"
 )
@@ -99,7 +98,6 @@ func TestParallelRuns(t *testing.T) {
 			} else if started[len(started)-1] != "a/x" {
 				t.Fatalf("full: a/x did not run beside a: %q", started)
 			}
-			time.Sleep(time.Millisecond)
 		})
 	}
 }

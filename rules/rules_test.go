@@ -386,13 +386,9 @@ func TestMatchTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := strings.Repeat("a", 64) + "!"
-	start := time.Now()
 	_, err = s.Check(path, false, Sync)
 	if !errors.Is(err, ErrMatchTimeout) {
 		t.Fatalf("Check = %v, want ErrMatchTimeout", err)
-	}
-	if elapsed := time.Since(start); elapsed > 5*time.Second {
-		t.Errorf("timeout took %v", elapsed)
 	}
 	if !strings.HasPrefix(err.Error(), `rules file slow.rules line 1: regex "(a+)+$" on path "aaaa`) {
 		t.Errorf("error text: %v", err)

@@ -29,8 +29,9 @@ type rec struct {
 	batches  [][]event.Event
 	closed   bool
 	barriers int
-	pos      int // r.all before pos was matched by wait already
-	bpos     int // likewise for r.batches and waitBatch
+	pos      int         // r.all before pos was matched by wait already
+	bpos     int         // likewise for r.batches and waitBatch
+	at       []time.Time // when each event of all was received
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -75,12 +76,21 @@ func (r *rec) next(deadline <-chan time.Time, desc string) ([]event.Event, bool)
 			r.closed = true
 			return nil, false
 		}
-		r.batches = append(r.batches, b)
-		r.all = append(r.all, b...)
+		r.add(b)
 		return b, true
 	case <-deadline:
 		r.t.Fatalf("timed out after %v waiting for %s; events so far:\n%s\nreader:\n%s", waitTimeout, desc, dump(r.all), readerStacks())
 		return nil, false
+	}
+}
+
+// add records a slice received now.
+func (r *rec) add(b []event.Event) {
+	r.batches = append(r.batches, b)
+	r.all = append(r.all, b...)
+	now := time.Now()
+	for range b {
+		r.at = append(r.at, now)
 	}
 }
 
@@ -306,11 +316,19 @@ func readerGoroutines() int {
 	return strings.Count(allStacks(), readerCreator)
 }
 
+// sysctlStepEnv is set by `make test-sysctl`, which runs the tests that
+// change machine-wide sysctls alone, after every other test: elsewhere they
+// skip, so that no other test (or process) starts with their values.
+const sysctlStepEnv = "CLSYNC_TEST_SYSCTL"
+
 // setSysctl writes value to the sysctl file p and restores the old value at
-// cleanup; the returned function restores it earlier. It skips the test when
-// p is not writable.
+// cleanup; the returned function restores it earlier. It skips the test
+// outside make's sysctl step and when p is not writable.
 func setSysctl(t *testing.T, p, value string) (restore func()) {
 	t.Helper()
+	if os.Getenv(sysctlStepEnv) == "" {
+		t.Skipf("changes %s machine-wide: run alone by make test-sysctl (%s=1)", p, sysctlStepEnv)
+	}
 	old, err := os.ReadFile(p)
 	if err != nil {
 		t.Skipf("cannot read %s: %v", p, err)

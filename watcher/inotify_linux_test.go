@@ -702,8 +702,15 @@ func TestCloseWithUnreadEvents(t *testing.T) {
 	for i := range 2000 {
 		writeFile(t, filepath.Join(root, fmt.Sprintf("f%d", i)), "x")
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("Close hung with events nobody read; reader:\n%s", readerStacks())
 	}
 }
 

@@ -34,8 +34,7 @@ func (r *rec) during(call func() error) {
 			if !ok {
 				r.t.Fatalf("events closed during the call: %v", r.w.err())
 			}
-			r.batches = append(r.batches, b)
-			r.all = append(r.all, b...)
+			r.add(b)
 			continue
 		case err := <-done:
 			if err != nil {
@@ -49,8 +48,7 @@ func (r *rec) during(call func() error) {
 	for {
 		select {
 		case b := <-r.w.events():
-			r.batches = append(r.batches, b)
-			r.all = append(r.all, b...)
+			r.add(b)
 		default:
 			return
 		}

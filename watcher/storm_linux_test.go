@@ -4,6 +4,7 @@ package watcher
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -166,9 +167,15 @@ func watchedDirs(t *testing.T, root string, monitor func(string) bool) []string 
 	return dirs
 }
 
+// stormSeed replays TestStormConverges: go test ./watcher -run Storm -args
+// -storm-seed=N (a failing run logs its seed).
+var stormSeed = flag.Uint64("storm-seed", 0, "seed of TestStormConverges's storm (0: a new one each run)")
+
 // A storm of concurrent creations, deletions, renames within, moves in and
-// out and exchanges: once it settles, the watches match the disk exactly
-// and every path on disk was reported (itself, or below a Rescan).
+// out and exchanges: once it settles, the watches match the disk exactly,
+// and every path on disk was reported (itself, or below a Rescan) after the
+// last change that may have touched it: an event reported early and not
+// after a later change does not count.
 func TestStormConverges(t *testing.T) {
 	noD3 := func(rel string) bool { return filepath.Base(rel) != "d3" }
 	for _, tc := range []struct {
@@ -189,12 +196,15 @@ func TestStormConverges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
-			seed := uint64(time.Now().UnixNano())
+			seed := *stormSeed
+			if seed == 0 {
+				seed = uint64(time.Now().UnixNano())
+			}
 			var trace testlog.Buffer
 			t.Cleanup(func() {
 				if t.Failed() {
 					lines := strings.Split(string(trace.Bytes()), "\n")
-					t.Logf("seed %d, last lines of the trace:\n%s", seed, strings.Join(lines[max(0, len(lines)-300):], "\n"))
+					t.Logf("replay with -args -storm-seed=%d; last lines of the trace:\n%s", seed, strings.Join(lines[max(0, len(lines)-300):], "\n"))
 				}
 			})
 			logger := slog.New(slog.NewTextHandler(&trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -209,9 +219,12 @@ func TestStormConverges(t *testing.T) {
 			if tc.wide {
 				width = 3 * maxListedChildren
 			}
-			storm(t, root, outside, seed, 400*time.Millisecond, width)
+			log := storm(t, root, outside, seed, 400*time.Millisecond, width)
 			r.waitWatches(len(watchedDirs(t, root, tc.monitor)))
-			r.barrier()
+			// Every walk the storm started is done and reported: what
+			// follows is reported by the events of the last writes.
+			r.quiesce()
+			log.lastWrites(t, root, tc.monitor)
 			var want []string
 			err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 				if err != nil {
@@ -219,7 +232,7 @@ func TestStormConverges(t *testing.T) {
 				}
 				rel, _ := filepath.Rel(root, p)
 				switch {
-				case rel == "." || strings.HasPrefix(rel, ".barrier"):
+				case rel == "." || strings.HasPrefix(filepath.Base(rel), ".barrier"):
 				case tc.monitor != nil && d.IsDir() && !tc.monitor(rel):
 					want = append(want, rel) // reported, its content is not
 					return filepath.SkipDir
@@ -231,17 +244,79 @@ func TestStormConverges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.waitAll("every path on disk reported", want, coveredBy(event.Create|event.Modify))
+			r.waitAll("every path on disk reported after its last change", want, log.reportedSince(r))
 			checkTree(t, r, tc.monitor)
 		})
 	}
 }
 
+// touch is one change the storm made: when it started, and the paths it
+// may have changed (the targets of a rename, a removal, the directories a
+// MkdirAll may have made, a file written), relative to the root.
+type touch struct {
+	at    time.Time
+	paths []string
+}
+
+// stormLog is what the storm's workers did, to check that the last change
+// of every path was reported after it was made.
+type stormLog struct {
+	mu      sync.Mutex
+	touches []touch
+}
+
+func (l *stormLog) add(at time.Time, paths ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.touches = append(l.touches, touch{at, paths})
+}
+
+// lastChange is when the last change that may have touched p, or a
+// directory above it, started.
+func (l *stormLog) lastChange(p string) time.Time {
+	var last time.Time
+	for _, c := range l.touches {
+		for _, q := range c.paths {
+			if (q == p || strings.HasPrefix(p, q+"/")) && c.at.After(last) {
+				last = c.at
+			}
+		}
+	}
+	return last
+}
+
+// reportedSince tells whether p was reported after its last change: an
+// event for p itself (whatever its op: consumers merge ops and look at the
+// path), or a Rescan of a directory above it, received after that change
+// started. A change reported only before a later change would fail it.
+func (l *stormLog) reportedSince(r *rec) func(p string, all []event.Event) bool {
+	return func(p string, all []event.Event) bool {
+		since := l.lastChange(p)
+		for i := len(all) - 1; i >= 0 && r.at[i].After(since); i-- {
+			ev := all[i]
+			if ev.Path == p || ev.Op&event.Rescan != 0 && (ev.Path == "" || strings.HasPrefix(p, ev.Path+"/")) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // storm makes random changes for d to paths of one to three components:
-// the first one of width names, the others of four.
-func storm(t *testing.T, root, outside string, seed uint64, d time.Duration, width int) {
+// the first one of width names, the others of four. It logs each change
+// that succeeded, with the time it started.
+func storm(t *testing.T, root, outside string, seed uint64, d time.Duration, width int) *stormLog {
 	t.Helper()
+	log := &stormLog{}
 	end := time.Now().Add(d)
+	rel := func(p string) string { r, _ := filepath.Rel(root, p); return r }
+	prefixes := func(p string) []string {
+		var out []string
+		for r := rel(p); r != "."; r = filepath.Dir(r) {
+			out = append(out, r)
+		}
+		return out
+	}
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -259,29 +334,81 @@ func storm(t *testing.T, root, outside string, seed uint64, d time.Duration, wid
 			}
 			for i := 0; time.Now().Before(end); i++ {
 				// Errors are expected: the workers race each other.
+				start := time.Now()
 				switch rng.IntN(9) {
 				case 0, 1:
-					_ = os.MkdirAll(path(), 0o755)
+					p := path()
+					if os.MkdirAll(p, 0o755) == nil {
+						log.add(start, prefixes(p)...)
+					}
 				case 2:
-					_ = os.WriteFile(filepath.Join(path(), fmt.Sprintf("f%d", rng.IntN(3))), []byte("x"), 0o644)
+					p := filepath.Join(path(), fmt.Sprintf("f%d", rng.IntN(3)))
+					if os.WriteFile(p, []byte("x"), 0o644) == nil {
+						log.add(start, rel(p))
+					}
 				case 3:
-					_ = os.RemoveAll(path())
+					p := path()
+					if os.RemoveAll(p) == nil {
+						log.add(start, rel(p))
+					}
 				case 4, 5:
-					_ = os.Rename(path(), path())
+					a, b := path(), path()
+					if os.Rename(a, b) == nil {
+						log.add(start, rel(a), rel(b))
+					}
 				case 6:
-					_ = os.Rename(path(), filepath.Join(outside, fmt.Sprintf("out-%d-%d", g, i)))
+					a := path()
+					if os.Rename(a, filepath.Join(outside, fmt.Sprintf("out-%d-%d", g, i))) == nil {
+						log.add(start, rel(a))
+					}
 				case 7:
 					src := filepath.Join(outside, fmt.Sprintf("in-%d-%d", g, i))
 					_ = os.MkdirAll(filepath.Join(src, "x/y"), 0o755)
 					_ = os.WriteFile(filepath.Join(src, "x/f"), []byte("x"), 0o644)
-					_ = os.Rename(src, path())
+					b := path()
+					start = time.Now()
+					if os.Rename(src, b) == nil {
+						log.add(start, rel(b))
+					}
 				case 8:
-					_ = unix.Renameat2(unix.AT_FDCWD, path(), unix.AT_FDCWD, path(), unix.RENAME_EXCHANGE)
+					a, b := path(), path()
+					if unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE) == nil {
+						log.add(start, rel(a), rel(b))
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	return log
+}
+
+// lastWrites makes a last change to every file on disk and a new file in
+// every directory the watcher walks: each needs an event of its own, at
+// the path the watcher has for the directory now.
+func (l *stormLog) lastWrites(t *testing.T, root string, walk func(string) bool) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".barrier"):
+			l.add(time.Now(), rel)
+			return os.WriteFile(p, []byte("last"), 0o644)
+		case d.IsDir() && walk != nil && rel != "." && !walk(rel):
+			return filepath.SkipDir
+		case d.IsDir():
+			late := filepath.Join(p, "late")
+			l.add(time.Now(), filepath.Join(rel, "late"))
+			return os.WriteFile(late, []byte("late"), 0o644)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Renames while New walks: a directory being listed and one not reached

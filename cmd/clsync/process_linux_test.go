@@ -154,7 +154,8 @@ func TestSignalQuitWaitsForRunningSync(t *testing.T) {
 	needRsync(t)
 	src, dst := tempTree(t)
 	script, gate, pids := slowHandler(t)
-	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
+	status := filepath.Join(t.TempDir(), "status")
+	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0", "--status-file", status)
 	waitFor(t, "the initial sync", func() bool { return exists(filepath.Join(dst, "seed")) })
 	os.WriteFile(gate, nil, 0o644)
 	os.WriteFile(filepath.Join(src, "during"), []byte("d"), 0o644)
@@ -163,7 +164,7 @@ func TestSignalQuitWaitsForRunningSync(t *testing.T) {
 		return strings.Count(string(data), "\n") >= 2
 	})
 	a.signal(t, syscall.SIGQUIT)
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the agent to take SIGQUIT", func() bool { b, _ := os.ReadFile(status); return string(b) == "terminating" })
 	select {
 	case <-a.exited:
 		t.Fatal("SIGQUIT did not wait for the running sync")
@@ -256,15 +257,16 @@ func TestMaxIterations(t *testing.T) {
 func TestSyncTimeoutKills(t *testing.T) {
 	needRsync(t)
 	src, dst := tempTree(t)
-	script, gate, _ := slowHandler(t)
+	script, gate, pids := slowHandler(t)
 	os.WriteFile(gate, nil, 0o644)
 	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-k1")
+	waitFor(t, "the handler to start", func() bool { return exists(pids) })
+	data, _ := os.ReadFile(pids)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 	if code := a.wait(t, 10*time.Second); code == 0 {
 		t.Fatalf("a handler past -k must fail the run; log: %s", a.stderr.String())
 	}
-	if !strings.Contains(a.stderr.String(), "timeout") {
-		t.Errorf("the error does not say timeout: %s", a.stderr.String())
-	}
+	waitFor(t, "the handler to be killed", func() bool { return !alive(pid) })
 }
 
 // -L and -U: the list files are clsync's, in the lists dir, and stay there.

@@ -31,11 +31,12 @@ type Status struct {
 	word string
 }
 
-// Set publishes word.
+// Set publishes word. Once the run is "terminating", only "exiting"
+// follows: a sync that ends meanwhile does not make it "running" again.
 func (s *Status) Set(word string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if word == s.word {
+	if word == s.word || s.word == "terminating" && word != "exiting" {
 		return
 	}
 	s.word = word
