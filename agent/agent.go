@@ -203,7 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	r.gate = r.dispatcher(h)
 	aggCfg := cfg.Aggregator
-	aggCfg.Stat = statSize(cfg.WatchDir)
+	aggCfg.Stat, aggCfg.Logger = statSize(cfg.WatchDir), log
 	r.agg = aggregator.New(aggCfg, r.sync)
 	aggDone := make(chan error, 1)
 	go func() { aggDone <- r.agg.Run(runCtx, r.w.Events()) }()

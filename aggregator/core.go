@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +71,8 @@ type Config struct {
 	// queued paths; beyond it they collapse into a Rescan of the directory.
 	// 0 (or less) means DefaultCollapseChildren.
 	CollapseChildren int
+	// Logger, if it takes Debug, gets every event as it is queued.
+	Logger *slog.Logger
 	// Stat returns the lstat size of a path relative to the watched root,
 	// ok=false if it cannot be had (the file is gone: normal queue). It is
 	// called only for events on regular files that are not removals, only

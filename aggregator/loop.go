@@ -3,6 +3,7 @@ package aggregator
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/clsync-go/clsync/event"
@@ -135,6 +136,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 				in = nil
 				continue
 			}
+			a.trace(evs)
 			core.Add(evs, time.Now())
 		case res := <-done:
 			b := runs[res.id]
@@ -159,7 +161,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 			// What was sent before the request comes first: the agent
 			// waits for the watcher's Quiesce, which returns once its
 			// events are sent, then asks for a Flush that must see them.
-			in = drain(in, core)
+			in = a.drain(in, core)
 			if r.flush {
 				waiting = append(waiting, r.reply)
 			} else {
@@ -173,19 +175,30 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 
 // drain adds the event slices waiting in in, without blocking; it returns
 // nil once in is closed.
-func drain(in <-chan []event.Event, core *Core) <-chan []event.Event {
+func (a *Aggregator) drain(in <-chan []event.Event, core *Core) <-chan []event.Event {
 	for in != nil {
 		select {
 		case evs, ok := <-in:
 			if !ok {
 				return nil
 			}
+			a.trace(evs)
 			core.Add(evs, time.Now())
 		default:
 			return in
 		}
 	}
 	return nil
+}
+
+// trace logs events at Debug (-d2).
+func (a *Aggregator) trace(evs []event.Event) {
+	if a.cfg.Logger == nil || !a.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	for _, ev := range evs {
+		a.cfg.Logger.Debug("event", "path", ev.Path, "op", ev.Op.String(), "dir", ev.IsDir)
+	}
 }
 
 type runResult struct {
