@@ -43,12 +43,12 @@ func (r *Runner) Run(ctx context.Context, argv []string) error {
 	return r.RunTo(ctx, argv, os.Stderr)
 }
 
-// RunTo is Run with the handler's stderr going to stderr (its stdout goes
-// to our stderr: it is log output).
+// RunTo is Run with the handler's stderr going to stderr. Its stdout is
+// ours, as in clsync (a dry run with -S echo prints there).
 func (r *Runner) RunTo(ctx context.Context, argv []string, stderr io.Writer) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = r.Dir
-	cmd.Stdout = os.Stderr
+	cmd.Stdout = os.Stdout
 	cmd.Stderr = stderr
 	cmd.Env = os.Environ()
 	if r.Env != nil {

@@ -108,7 +108,7 @@ func RunHook(ctx context.Context, log *slog.Logger, what, path, label, dir strin
 	}
 	cmd := exec.Command(path, label)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	waited, err := privsep.Start(cmd)
 	if err == nil {
 		select {
