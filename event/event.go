@@ -94,11 +94,13 @@ func (e Event) EventMask() uint32 {
 	return m
 }
 
-// Recursive tells whether the event's whole subtree must be synced:
-// anything that went away (a removed directory must leave the mirror with
-// all its content), a rescan, or a new directory. A metadata change of a
-// directory is not recursive: re-checking a large tree for a chmod would be
-// wasted work.
+// Recursive tells whether the event's whole subtree must be synced: a
+// directory that went away (it must leave the mirror with all its content),
+// a rescan, a new directory, or a path removed and created again (it may
+// have changed type). A removed file is not (a merged mask with IN_ISDIR
+// says a directory went away at the path too), nor a metadata change of a
+// directory: re-checking a large tree for a chmod would be wasted work.
 func (e Event) Recursive() bool {
-	return e.Op&(Remove|Rescan) != 0 || e.Op&Create != 0 && e.IsDir
+	dir := e.IsDir || e.Mask&InIsDir != 0
+	return e.Op&Rescan != 0 || e.Op&(Create|Remove) != 0 && dir || e.Op&(Create|Remove) == Create|Remove
 }

@@ -23,3 +23,24 @@ func TestEventMask(t *testing.T) {
 		}
 	}
 }
+
+func TestRecursive(t *testing.T) {
+	for _, c := range []struct {
+		ev   Event
+		want bool
+	}{
+		{Event{Op: Remove}, false},
+		{Event{Op: Remove, IsDir: true}, true},
+		{Event{Op: Remove, Mask: InDelete | InIsDir}, true},
+		{Event{Op: Remove | Create}, true},
+		{Event{Op: Create}, false},
+		{Event{Op: Create, IsDir: true}, true},
+		{Event{Op: Rescan}, true},
+		{Event{Op: Attrib, IsDir: true}, false},
+		{Event{Op: Modify}, false},
+	} {
+		if got := c.ev.Recursive(); got != c.want {
+			t.Errorf("%+v: Recursive %v, want %v", c.ev, got, c.want)
+		}
+	}
+}

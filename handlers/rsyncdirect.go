@@ -5,27 +5,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/clsync-go/clsync/event"
 )
 
 // rsyncArgs are clsync's rsync arguments without the two paths: the value
-// of %RSYNC-ARGS%. exact adds --ignore-times for syncs of paths that events
-// named: rsync's quick check compares sizes and whole-second mtimes, so a
-// file rewritten with the same size within the second of its last sync
-// would stay stale in the mirror (clsync 0.4.5 loses such changes). The
-// initial sync and full rescans keep the quick check: they cover files that
-// did not change.
+// of %RSYNC-ARGS%. Runs of paths that events named pass --ignore-times:
+// rsync's quick check compares sizes and whole-second mtimes, so a file
+// rewritten with the same size within the second of its last sync would
+// stay stale in the mirror (clsync 0.4.5 loses such changes). quick runs
+// (the initial sync, rescanned directories, dense areas synced whole) keep
+// the quick check: they cover files that did not change, which must not be
+// copied again.
 //
 // local adds --numeric-ids when the destination is on this machine: the
 // user and group databases are the same on both sides, and rsync then skips
 // reading them for every run (half a millisecond of each sync's latency).
-func rsyncArgs(preferInclude, exact, local bool) []string {
+// A local quick run during the mirror also compares mtimes to the
+// nanosecond (--modify-window=-1): the source's rescanned files are the
+// ones most likely to have changed within their second. (The initial sync
+// keeps clsync's whole seconds: a destination file system without
+// nanoseconds would be copied over whole at every start.)
+func rsyncArgs(preferInclude, quick, initial, local bool) []string {
 	args := []string{"-aH"}
-	if exact {
+	switch {
+	case !quick:
 		args = append(args, "--ignore-times")
+	case local && !initial:
+		args = append(args, "--modify-window=-1")
 	}
 	if local {
 		args = append(args, "--numeric-ids")
@@ -48,9 +59,10 @@ type rsyncDirect struct {
 	// emptyExclude is an empty exclude list kept for the handler's life
 	// ("" with -U, where every sync keeps lists of its own to inspect).
 	emptyExclude string
-	// races tells a partial transfer that a changing source explains from
-	// a failure (see raceLog): only where rsync itself runs.
-	races bool
+	// direct: the handler is rsync itself (rsyncdirect, not a user's
+	// rsyncshell script): its exit 23 is read with raceLog, and nobody else
+	// reads its lists, so they are cut to runLines.
+	direct bool
 }
 
 func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
@@ -63,7 +75,7 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 	}
 	// rsync's 24 ("some files vanished") is normal on a live tree: the
 	// vanished file's removal is its own event.
-	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24), races: true}
+	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24), direct: true}
 	if !cfg.KeepLists && !cfg.PreferInclude {
 		if r.emptyExclude, err = writeList(dir, "exclist", nil); err != nil {
 			r.Close()
@@ -78,30 +90,44 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial boo
 	if initial && r.cfg.FullInitialSync {
 		filter = nil
 	}
-	parts, err := buildRsyncLists(r.cfg.WatchDir, filter, r.cfg.IncLimit, items)
-	if err != nil {
-		return fmt.Errorf("rsync lists: %w", err)
-	}
 	template := r.cfg.Template
 	if initial && r.cfg.InitTemplate != nil {
 		template = r.cfg.InitTemplate
 	}
-	exact := !initial && !(len(items) > 0 && items[0].Path == "" && items[0].Recursive())
-	for _, part := range parts {
-		if len(part.include) == 0 && !part.root {
-			continue
+	limit := r.cfg.IncLimit
+	if r.direct && !initial && (limit == 0 || limit > runLines) {
+		limit = runLines
+	}
+	start := time.Now()
+	runs := planRsync(r.cfg.WatchDir, items, initial)
+	if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		var desc []string
+		for _, run := range runs {
+			desc = append(desc, fmt.Sprintf("quick=%t items=%d", run.quick, len(run.items)))
 		}
-		for _, rel := range r.cfg.Exclude {
-			part.exclude = append(part.exclude, pattern("/"+rel, ""))
+		r.cfg.Logger.Debug("rsync plan", "items", len(items), "runs", strings.Join(desc, "; "), "took", time.Since(start))
+	}
+	for _, run := range runs {
+		parts, err := buildRsyncLists(r.cfg.WatchDir, filter, limit, run.items)
+		if err != nil {
+			return fmt.Errorf("rsync lists: %w", err)
 		}
-		if err := r.syncPart(ctx, template, part, exact); err != nil {
-			return err
+		for _, part := range parts {
+			if len(part.include) == 0 && !part.root {
+				continue
+			}
+			for _, rel := range r.cfg.Exclude {
+				part.exclude = append(part.exclude, pattern("/"+rel, ""))
+			}
+			if err := r.syncPart(ctx, template, part, run.quick, initial); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyncPart, exact bool) error {
+func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyncPart, quick, initial bool) error {
 	inc, err := writeList(r.dir, "list", part.include)
 	if err != nil {
 		return err
@@ -135,7 +161,7 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyn
 		case "EXCLUDE-LIST-PATH":
 			return []string{exc}, true
 		case "RSYNC-ARGS":
-			return ExpandTemplate(rsyncArgs(r.cfg.PreferInclude, exact, r.cfg.Destination != "" && !IsRemote(r.cfg.Destination)), func(n string) ([]string, bool) {
+			return ExpandTemplate(rsyncArgs(r.cfg.PreferInclude, quick, initial, r.cfg.Destination != "" && !IsRemote(r.cfg.Destination)), func(n string) ([]string, bool) {
 				switch n {
 				case "INCLUDE-LIST-PATH":
 					return []string{inc}, true
@@ -149,7 +175,7 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyn
 	}
 	argv := append([]string{r.cfg.Program}, ExpandTemplate(template, vars)...)
 	r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(part.include), "exclude_lines", len(part.exclude))
-	if !r.races {
+	if !r.direct {
 		return r.run.Run(ctx, argv)
 	}
 	log := &raceLog{out: os.Stderr}

@@ -181,7 +181,7 @@ func TestRsyncDirectIncLimitSplits(t *testing.T) {
 		f.write(t, n, n)
 		items = append(items, event.Event{Path: n, Op: event.Create})
 	}
-	parts, err := buildRsyncLists(f.src, nil, 3, items)
+	parts, err := buildRsyncLists(f.src, nil, 3, asPlan(items))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestRsyncDirectRemovalsBeforeTheirParent(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(f.src, "top")); err != nil {
 		t.Fatal(err)
 	}
-	parts, err := buildRsyncLists(f.src, nil, 0, []event.Event{{Path: "top/a/x", Op: event.Remove}, {Path: "top/a", Op: event.Remove, IsDir: true}})
+	parts, err := buildRsyncLists(f.src, nil, 0, asPlan([]event.Event{{Path: "top/a/x", Op: event.Remove}, {Path: "top/a", Op: event.Remove, IsDir: true}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,15 +39,64 @@ type listBuilder struct {
 	dirExists map[string]bool
 }
 
-func buildRsyncLists(root string, filter Filter, limit int, items []event.Event) ([]rsyncPart, error) {
+func buildRsyncLists(root string, filter Filter, limit int, items []planItem) ([]rsyncPart, error) {
 	b := &listBuilder{root: root, filter: filter, limit: limit, parents: map[string]bool{}, dirExists: map[string]bool{}}
 	for _, it := range items {
-		if err := b.add(it); err != nil {
+		var err error
+		if it.shallow {
+			err = b.addShallow(it.Path)
+		} else {
+			err = b.add(it.Event)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	b.flush()
 	return b.parts, nil
+}
+
+// addShallow lists a directory one level deep: "/dir/" and "/dir/*" (what
+// lies below its subdirectories stays excluded), and, with rules, the
+// entries they do not sync.
+func (b *listBuilder) addShallow(rel string) error {
+	if !b.isDir(rel) {
+		return nil
+	}
+	if b.limit > 0 && len(b.cur.include) >= b.limit {
+		b.flush()
+	}
+	if rel == "" {
+		b.cur.include = append(b.cur.include, "/*")
+	} else {
+		b.addParents(rel + "/")
+		b.cur.include = append(b.cur.include, pattern("/"+rel, "/*"))
+	}
+	if b.filter == nil {
+		return nil
+	}
+	f, err := beneath.OpenDir(b.root, rel)
+	if err != nil {
+		if beneath.Gone(err) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil && !beneath.Gone(err) {
+		return err
+	}
+	for _, e := range entries {
+		r := e.Name()
+		if rel != "" {
+			r = rel + "/" + r
+		}
+		if !b.filter.Sync(r, e.IsDir()) {
+			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, ""))
+		}
+	}
+	return nil
 }
 
 func (b *listBuilder) add(it event.Event) error {

@@ -65,6 +65,7 @@ type inotify struct {
 	rewalk      rewalkSchedule
 	drainedAt   time.Time // the queue was empty at this time: pending moves older than it have no partner queued
 	consumed    uint64    // bytes read from the queue so far
+	lastRead    int       // bytes the last read returned
 	activeJobs  map[*job]struct{}
 	moveSeq     uint64 // numbers the move halves in arrival order
 	rewalks     uint64 // re-walks started so far
@@ -276,6 +277,11 @@ func (w *inotify) loop() error {
 		return nil
 	}
 	for {
+		if w.lastRead >= burstRead {
+			// A storm: let the queue fill a moment, so that one read
+			// (one wakeup, one slice for the consumer) takes many events.
+			time.Sleep(burstPause)
+		}
 		before := time.Now()
 		readable, woken, err := w.poll(w.pollTimeout(before))
 		if err != nil || woken && !w.woken() {
@@ -313,6 +319,14 @@ func (w *inotify) loop() error {
 	}
 }
 
+// A read of at least burstRead bytes (some 60 events) is taken for a storm:
+// the next read waits burstPause first. A single change, even of a large
+// file written in many pieces, is read at once.
+const (
+	burstRead  = 2 << 10
+	burstPause = 5 * time.Millisecond
+)
+
 // poll waits up to timeout ms (-1: no limit) for the queue or the wake fd.
 func (w *inotify) poll(timeout int) (readable, woken bool, err error) {
 	fds := [2]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}}
@@ -340,6 +354,7 @@ func (w *inotify) drain(readable bool, before time.Time) error {
 		}
 	} else {
 		w.drainedAt = before
+		w.lastRead = 0
 	}
 	if err := w.expireMoves(false); err != nil {
 		return err
@@ -447,6 +462,7 @@ func (w *inotify) readEvents() error {
 		if n > 0 {
 			w.consumed += uint64(n)
 		}
+		w.lastRead = max(n, 0)
 		if err == unix.EAGAIN {
 			w.drainedAt = start
 			return nil

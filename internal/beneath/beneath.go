@@ -7,6 +7,7 @@ package beneath
 
 import (
 	"errors"
+	"math"
 	"io/fs"
 	"os"
 	"slices"
@@ -141,4 +142,44 @@ func walkDir(root, rel string, fn WalkFunc) error {
 		}
 	}
 	return nil
+}
+
+// Count returns the number of entries in the subtree below the directory
+// rel, counting no further than past limit (it returns limit+1 then).
+// Symlinks are not followed; what cannot be read counts as empty.
+func Count(root, rel string, limit int) int { return count(root, rel, limit, true) }
+
+// Entries returns the number of entries of the directory rel (0 if it
+// cannot be read).
+func Entries(root, rel string) int { return count(root, rel, math.MaxInt-1, false) }
+
+func count(root, rel string, limit int, deep bool) int {
+	n := 0
+	stack := []string{rel}
+	for len(stack) > 0 && n <= limit {
+		dir := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		f, err := OpenDir(root, dir)
+		if err != nil {
+			continue
+		}
+		for n <= limit {
+			entries, err := f.ReadDir(1024)
+			for _, e := range entries {
+				n++
+				if deep && e.IsDir() {
+					child := e.Name()
+					if dir != "" {
+						child = dir + "/" + child
+					}
+					stack = append(stack, child)
+				}
+			}
+			if err != nil || len(entries) == 0 {
+				break
+			}
+		}
+		f.Close()
+	}
+	return min(n, limit+1)
 }

@@ -120,3 +120,23 @@ func TestWalkVanishing(t *testing.T) {
 		t.Fatalf("walk over a vanished directory: %v", err)
 	}
 }
+
+func TestCount(t *testing.T) {
+	root := t.TempDir()
+	mk(t, root, []string{"a/b/c", "d"}, []string{"a/f1", "a/b/f2", "a/b/c/f3", "top"}, map[string]string{"a/ln": "/"})
+	if got := Count(root, "", 100); got != 9 {
+		t.Errorf("Count of the tree: %d, want 9", got)
+	}
+	if got := Count(root, "a", 100); got != 6 {
+		t.Errorf("Count of a: %d, want 6", got)
+	}
+	if got := Count(root, "", 3); got != 4 {
+		t.Errorf("Count with limit 3: %d, want 4 (past the limit)", got)
+	}
+	if got := Entries(root, "a"); got != 3 {
+		t.Errorf("Entries of a: %d, want 3", got)
+	}
+	if got := Entries(root, "missing"); got != 0 {
+		t.Errorf("Entries of a missing directory: %d", got)
+	}
+}
