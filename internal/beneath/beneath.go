@@ -7,8 +7,8 @@ package beneath
 
 import (
 	"errors"
-	"math"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"strings"
