@@ -53,3 +53,26 @@ func TestRaceLog(t *testing.T) {
 		t.Error("a line too long to read was taken for a race")
 	}
 }
+
+// Whatever rsync prints, raceLog passes it on unchanged, never panics, and
+// takes a run for a race only if rsync's sender named one.
+func FuzzRaceLog(f *testing.F) {
+	f.Add("rsync: [sender] send_files failed to open \"/s/x\": Too many levels of symbolic links (40)\nfile has vanished: \"/s/y\"\n", 7)
+	f.Add("rsync: [receiver] mkstemp \"/d/.x\" failed: No such file or directory (2)\n", 3)
+	f.Add("IO error encountered -- skipping file deletion\r\n\n", 1)
+	f.Fuzz(func(t *testing.T, text string, chunk int) {
+		chunk = max(1, chunk%64+1)
+		var out bytes.Buffer
+		l := &raceLog{out: &out}
+		for i := 0; i < len(text); i += chunk {
+			l.Write([]byte(text[i:min(i+chunk, len(text))]))
+		}
+		races := l.onlyRaces()
+		if out.String() != text {
+			t.Fatalf("stderr changed on its way: %q", out.String())
+		}
+		if races && !strings.Contains(text, "rsync: [sender] ") {
+			t.Fatalf("a race without a sender error: %q", text)
+		}
+	})
+}
