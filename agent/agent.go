@@ -69,8 +69,9 @@ type Config struct {
 // again with other options.
 var ErrDrained = errors.New("agent: drained")
 
-// Agent runs one mirror. Its methods may be called from any goroutine while
-// Run runs; before Run starts or after it returns they do nothing.
+// Agent runs one mirror. Its methods may be called from any goroutine: what
+// they ask is served once Run's loop runs (after the initial walk), and
+// after Run returns they do nothing.
 type Agent struct {
 	cfg  Config
 	reqs chan request
@@ -98,7 +99,8 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{cfg: cfg, reqs: make(chan request), done: make(chan struct{})}
+	// Buffered: a signal during the initial walk must not block main.
+	return &Agent{cfg: cfg, reqs: make(chan request, 8), done: make(chan struct{})}
 }
 
 // Rescan queues a full resync (SIGUSR2).

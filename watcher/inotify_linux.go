@@ -198,8 +198,23 @@ func (w *inotify) pinned() Root { return w.pin }
 
 func (w *inotify) done() <-chan struct{} { return w.exited }
 
-// await waits for a request's reply, ctx, or the end of the reader.
-func (w *inotify) await(ctx context.Context, reply chan struct{}) error {
+// take takes the calls queued on calls since the last time.
+func (w *inotify) take(calls *[]chan struct{}) []chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	taken := *calls
+	*calls = nil
+	return taken
+}
+
+// ask queues a call on calls (Quiesce's or Reconcile's), wakes the reader
+// and waits for its reply, ctx, or the end of the reader.
+func (w *inotify) ask(ctx context.Context, calls *[]chan struct{}) error {
+	reply := make(chan struct{})
+	w.mu.Lock()
+	*calls = append(*calls, reply)
+	w.mu.Unlock()
+	w.poke()
 	select {
 	case <-reply:
 		return nil

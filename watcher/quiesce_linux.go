@@ -21,23 +21,13 @@ type barrier struct {
 	rewalk uint64 // this many re-walks must have started (and be done: job)
 }
 
-func (w *inotify) quiesce(ctx context.Context) error {
-	reply := make(chan struct{})
-	w.mu.Lock()
-	w.newBarriers = append(w.newBarriers, reply)
-	w.mu.Unlock()
-	w.poke()
-	return w.await(ctx, reply)
-}
+func (w *inotify) quiesce(ctx context.Context) error { return w.ask(ctx, &w.newBarriers) }
 
 // takeBarriers takes the Quiesce calls made since the last time, noting how
 // much the queue holds now: what is queued at a call lies before every
 // event of a change made after it.
 func (w *inotify) takeBarriers() {
-	w.mu.Lock()
-	calls := w.newBarriers
-	w.newBarriers = nil
-	w.mu.Unlock()
+	calls := w.take(&w.newBarriers)
 	if len(calls) == 0 {
 		return
 	}

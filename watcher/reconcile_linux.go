@@ -10,22 +10,12 @@ import (
 
 // reconcile asks the reader for a reconcile job and waits for it to be
 // done and reported.
-func (w *inotify) reconcile(ctx context.Context) error {
-	reply := make(chan struct{})
-	w.mu.Lock()
-	w.newReconciles = append(w.newReconciles, reply)
-	w.mu.Unlock()
-	w.poke()
-	return w.await(ctx, reply)
-}
+func (w *inotify) reconcile(ctx context.Context) error { return w.ask(ctx, &w.newReconciles) }
 
 // takeReconciles starts one reconcile job for the Reconcile calls made
 // since the last time.
 func (w *inotify) takeReconciles() {
-	w.mu.Lock()
-	calls := w.newReconciles
-	w.newReconciles = nil
-	w.mu.Unlock()
+	calls := w.take(&w.newReconciles)
 	if len(calls) == 0 {
 		return
 	}

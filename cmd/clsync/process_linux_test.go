@@ -134,20 +134,30 @@ func slowHandler(t *testing.T) (script, gate, pids string) {
 	return script, gate, pids
 }
 
+// handlerPid waits for slowHandler's first run and returns its pid.
+func handlerPid(t *testing.T, pids string) int {
+	t.Helper()
+	waitFor(t, "the handler to start", func() bool { return exists(pids) })
+	data, _ := os.ReadFile(pids)
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
+	if err != nil {
+		t.Fatalf("handler pid %q: %v", data, err)
+	}
+	return pid
+}
+
 func TestSignalTermKillsHandler(t *testing.T) {
 	needRsync(t)
 	src, dst := tempTree(t)
 	script, gate, pids := slowHandler(t)
 	os.WriteFile(gate, nil, 0o644)
 	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
-	waitFor(t, "the handler to start", func() bool { return exists(pids) })
+	pid := handlerPid(t, pids)
 	a.signal(t, syscall.SIGTERM)
 	if code := a.wait(t, 5*time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0; log: %s", code, a.stderr.String())
 	}
-	data, _ := os.ReadFile(pids)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	waitFor(t, "the handler to be killed", func() bool { return syscall.Kill(pid, 0) != nil })
+	waitFor(t, "the handler to be killed", func() bool { return !alive(pid) })
 }
 
 func TestSignalQuitWaitsForRunningSync(t *testing.T) {
@@ -260,9 +270,7 @@ func TestSyncTimeoutKills(t *testing.T) {
 	script, gate, pids := slowHandler(t)
 	os.WriteFile(gate, nil, 0o644)
 	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-k1")
-	waitFor(t, "the handler to start", func() bool { return exists(pids) })
-	data, _ := os.ReadFile(pids)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid := handlerPid(t, pids)
 	if code := a.wait(t, 10*time.Second); code == 0 {
 		t.Fatalf("a handler past -k must fail the run; log: %s", a.stderr.String())
 	}
@@ -453,9 +461,7 @@ func TestHandlerDiesWithKilledAgent(t *testing.T) {
 	script, gate, pids := slowHandler(t)
 	os.WriteFile(gate, nil, 0o644)
 	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-S", script, "-w0", "-t0")
-	waitFor(t, "the handler to start", func() bool { return exists(pids) })
-	data, _ := os.ReadFile(pids)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid := handlerPid(t, pids)
 	a.signal(t, syscall.SIGKILL)
 	a.wait(t, 5*time.Second)
 	waitFor(t, "the handler to die with the agent", func() bool { return !alive(pid) })
