@@ -56,7 +56,7 @@ bench: build
 	$(BENCH) random --agent go,clsync,lsyncd --bin go=$(BIN) --seeds $(SEEDS) --ops 5000 --delay 1
 	$(BENCH) random --agent go,clsync,lsyncd --bin go=$(BIN) --seeds $(SEEDS) --ops 5000 --delay 0
 	$(BENCH) latency --agent go,clsync,lsyncd --bin go=$(BIN)
-	$(BENCH) storm --agent go,clsync,lsyncd --bin go=$(BIN)
+	$(BENCH) storm --agent go,lsyncd,ref --bin go=$(BIN) --bin ref=$(dir $(BENCH))selftest/rsync-loop-agent.sh --reps 2
 	$(BENCH) storm --agent go,clsync,lsyncd --bin go=$(BIN) --max-queued-events 1048576
 	$(BENCH) startup --agent go,clsync,lsyncd --bin go=$(BIN)
 

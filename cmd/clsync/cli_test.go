@@ -92,3 +92,29 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// Options whose behaviour is missing are refused through the whole
+// program: one line naming the option, exit 22, nothing started.
+func TestRefusedOptions(t *testing.T) {
+	dir := t.TempDir()
+	src, dst, pid := filepath.Join(dir, "src"), filepath.Join(dir, "dst"), filepath.Join(dir, "pid")
+	for _, d := range []string{src, dst} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, opt := range []string{"--detach-network=everywhere", "--forbid-devices", "-CCAP_KILL", "--inherit-capabilities=permitted",
+		"--detach-miscellanea", "--check-execvp-arguments", "--exit-on-sync-skipping", "--splitting=process", "--socket=" + filepath.Join(dir, "sock")} {
+		code, _, stderr := runCLI(t, "-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-z", pid, opt)
+		name, _, _ := strings.Cut(strings.TrimLeft(opt, "-"), "=")
+		if code != 22 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "not available") {
+			t.Errorf("%s: exit %d %q, want 22 and one line saying it is not available", opt, code, stderr)
+		}
+		if name != "CCAP_KILL" && !strings.Contains(stderr, name) {
+			t.Errorf("%s: the error does not name it: %q", opt, stderr)
+		}
+		if exists(pid) {
+			t.Fatalf("%s: started (pid file written)", opt)
+		}
+	}
+}
