@@ -16,6 +16,8 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
+
 // runCLI runs the program in process and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()

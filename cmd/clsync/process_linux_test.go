@@ -104,8 +104,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
-
 func tempTree(t *testing.T) (src, dst string) {
 	t.Helper()
 	dir := t.TempDir()
