@@ -317,7 +317,9 @@ func TestExitOnNoEventsWaitsForMovedInTree(t *testing.T) {
 	sh(t, big, `for d in d*; do (cd $d && mkdir e$(seq -s ' e' 0 99)); done; echo last > d199/e99/file`)
 	moved := filepath.Join(dir, "moved")
 	handler := filepath.Join(dir, "handler")
-	script := "#!/bin/sh\nif [ ! -e " + moved + " ]; then touch " + moved + "; mv " + big + " " + src + "/big; fi\nexec rsync \"$@\"\n"
+	// The tree arrives once the initial rsync is done, before the handler
+	// returns: only the watcher's walk of it can report it.
+	script := "#!/bin/sh\nrsync \"$@\"\nrc=$?\nif [ ! -e " + moved + " ]; then touch " + moved + "; mv " + big + " " + src + "/big; fi\nexit $rc\n"
 	if err := os.WriteFile(handler, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
