@@ -181,7 +181,8 @@ func (d *dnode) child(path string) *dnode {
 // whole when its entries S <= V*(1+L/linesPerVisit), L being the lines a
 // run still has.
 func densify(root string, items []event.Event, lines int) (keep []event.Event, dense []planItem) {
-	if len(items) >= denseMin && denseTree(root, "", shallowEntries*len(items)) {
+	sizes := newTreeSizes(root)
+	if len(items) >= denseMin && sizes.atMost("", shallowEntries*len(items)) {
 		return nil, []planItem{{Event: event.Event{Path: "", Op: event.Rescan, IsDir: true}}}
 	}
 	top := &dnode{}
@@ -214,7 +215,7 @@ func densify(root string, items []event.Event, lines int) (keep []event.Event, d
 	perRun := min(left, runLines)
 	var walk func(d *dnode)
 	walk = func(d *dnode) {
-		if d.total >= denseMin && denseTree(root, d.path, d.visited+d.visited*perRun/linesPerVisit) {
+		if d.total >= denseMin && sizes.atMost(d.path, d.visited+d.visited*perRun/linesPerVisit) {
 			dense = append(dense, planItem{Event: event.Event{Path: d.path, Op: event.Rescan, IsDir: true}})
 			return
 		}
@@ -232,13 +233,38 @@ func densify(root string, items []event.Event, lines int) (keep []event.Event, d
 	return keep, dense
 }
 
-// denseTree tells whether the subtree at rel holds at most limit entries.
-// When the whole file system holding the watch dir has no more inodes in
-// use, one statfs answers; otherwise its directories are read until the
-// limit.
-func denseTree(root, rel string, limit int) bool {
-	if used, ok := usedInodes(root); ok && used <= uint64(limit) {
+// treeSizes tells whether subtrees hold at most so many entries, for one
+// plan: the root is asked twice (the tree against the batch, then against
+// what the list costs), and a count is not made again where the one made
+// already answers.
+type treeSizes struct {
+	root string
+	// used is the inodes in use on the file system that holds the watch
+	// dir (0: unknown): no subtree holds more, so one statfs may answer.
+	used    uint64
+	counted map[string]treeCount
+}
+
+type treeCount struct {
+	n     int
+	exact bool // else n is a lower bound: the count stopped there
+}
+
+func newTreeSizes(root string) *treeSizes {
+	used, _ := usedInodes(root)
+	return &treeSizes{root: root, used: used, counted: map[string]treeCount{}}
+}
+
+// atMost tells whether the subtree at rel holds at most limit entries,
+// reading its directories no further than the limit.
+func (t *treeSizes) atMost(rel string, limit int) bool {
+	if t.used > 0 && t.used <= uint64(limit) {
 		return true
 	}
-	return beneath.Count(root, rel, limit) <= limit
+	if c, ok := t.counted[rel]; ok && (c.exact || limit < c.n) {
+		return c.n <= limit
+	}
+	n := beneath.Count(t.root, rel, limit)
+	t.counted[rel] = treeCount{n: n, exact: n <= limit}
+	return n <= limit
 }

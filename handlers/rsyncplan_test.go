@@ -162,3 +162,29 @@ func TestPlanDenseMirrors(t *testing.T) {
 	os.Remove(filepath.Join(f.src, "d1/x.swp"))
 	f.assertMirror(t)
 }
+
+// A subtree's size is counted no further than asked, and a count made
+// already answers what it can.
+func TestTreeSizes(t *testing.T) {
+	root := t.TempDir()
+	for i := range 10 {
+		if err := os.WriteFile(filepath.Join(root, fmt.Sprintf("f%d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := &treeSizes{root: root, counted: map[string]treeCount{}} // no statfs shortcut
+	for _, c := range []struct {
+		limit int
+		want  bool
+		count treeCount
+	}{
+		{4, false, treeCount{5, false}},
+		{3, false, treeCount{5, false}}, // answered by the lower bound
+		{20, true, treeCount{10, true}},
+		{9, false, treeCount{10, true}}, // answered by the exact count
+	} {
+		if got := ts.atMost("", c.limit); got != c.want || ts.counted[""] != c.count {
+			t.Errorf("atMost(%d) = %v with %+v, want %v with %+v", c.limit, got, ts.counted[""], c.want, c.count)
+		}
+	}
+}

@@ -2,5 +2,5 @@
 
 package handlers
 
-// usedInodes is not asked of other systems: denseTree reads directories.
+// usedInodes is not asked of other systems: treeSizes reads directories.
 func usedInodes(string) (uint64, bool) { return 0, false }
