@@ -14,12 +14,22 @@ SEEDS     ?= 1,2,3
 
 all: build
 
-# A static binary by default: a long-running agent without libc mapped in
-# peaks ~3 MiB lower (8.5 vs 11.8 MiB at 300k files). -Mplugin needs Go's
-# plugin loader, which needs cgo: `make build CGO_ENABLED=1`.
-CGO_ENABLED ?= 0
+# A fully static cgo binary by default, as runc's release builds are:
+# --seccomp-filter needs libseccomp, which Go reaches only through cgo, and a
+# static link runs on any Linux without libseccomp or a matching glibc, and
+# maps less than dynamic cgo (idle RSS 2.2 MB pure Go, 3.4 MB static cgo,
+# 4.1 MB dynamic cgo; at 300k files pure Go peaked at 8.5 MiB, dynamic cgo
+# at 11.8). osusergo and netgo keep glibc's NSS, which dlopens, out of it;
+# noplugin keeps out Go's plugin loader, which dlopens too.
+#   make build CGO_ENABLED=0   pure Go, smallest; --seccomp-filter refused
+#   make build STATIC=0        dynamic cgo: the build that -Mplugin needs
+CGO_ENABLED ?= 1
+STATIC      ?= 1
+ifeq ($(CGO_ENABLED)$(STATIC),11)
+STATIC_FLAGS := -tags osusergo,netgo,noplugin -ldflags '-linkmode external -extldflags "-static"'
+endif
 build:
-	CGO_ENABLED=$(CGO_ENABLED) $(GO) build -trimpath -o $(BIN) ./cmd/clsync
+	CGO_ENABLED=$(CGO_ENABLED) $(GO) build -trimpath $(STATIC_FLAGS) -o $(BIN) ./cmd/clsync
 
 deps:
 	@sh scripts/deps.sh

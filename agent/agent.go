@@ -56,8 +56,12 @@ type Config struct {
 	OneFileSystem   bool // --one-file-system
 	ExcludeMounts   bool // -X
 
-	StatusFile, PidFile   string // --status-file, -z
-	ExitHook, PreExitHook string // --exit-hook, --pre-exit-hook
+	StatusFile, PidFile string // --status-file, -z
+	// PublishStatus, when set, publishes the status word instead of the
+	// agent writing StatusFile (a privileged helper writes it).
+	PublishStatus func(word string) error
+	// Kernel, when set, owns the inotify instance (see watcher.Kernel).
+	Kernel watcher.Kernel
 
 	// Ready is called once the watches are in place.
 	Ready  func()
@@ -169,7 +173,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
 	cfg := a.cfg
 	log := cfg.Logger
-	r := &run{cfg: cfg, log: log, rules: &liveRules{}, status: &lifecycle.Status{Path: cfg.StatusFile, Log: log}}
+	r := &run{cfg: cfg, log: log, rules: &liveRules{}, status: &lifecycle.Status{Path: cfg.StatusFile, Publish: cfg.PublishStatus, Log: log}}
 	r.rules.p.Store(cfg.Rules)
 	r.status.Set("starting")
 	defer r.status.Remove()
@@ -190,7 +194,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	r.ctx, r.stop = runCtx, stop
 	// Watches go in before the initial sync, so that nothing changed
 	// during it is missed: such changes are queued and synced after it.
-	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts}
+	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts, Kernel: cfg.Kernel}
 	if cfg.Rules != nil {
 		wopts.Walk, wopts.Monitor = r.rules.Walk, r.rules.Monitor
 	}
@@ -249,7 +253,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				// The run may end on a signal: the hook gets a context of
 				// its own, as clsync runs it whatever ended the run.
 				// clsync skips it when the initial sync did not complete.
-				lifecycle.RunHook(context.WithoutCancel(ctx), log, "exit hook", cfg.ExitHook, cfg.Label, cfg.WatchDir)
+				if cfg.Handler.ExitHook != "" {
+					handlers.RunHook(context.WithoutCancel(ctx), handlers.ProcessFor(cfg.Handler), log, "exit-hook")
+				}
 			}
 			return r.result()
 		}
@@ -378,12 +384,12 @@ func (r *run) exitWhenQuiet() {
 func (r *run) preExit(ctx context.Context) bool {
 	r.preExitMu.Lock()
 	defer r.preExitMu.Unlock()
-	if r.cfg.PreExitHook == "" || r.preExitDone || !r.initialDone() {
+	if r.cfg.Handler.PreExitHook == "" || r.preExitDone || !r.initialDone() {
 		return false
 	}
 	r.preExitDone = true
 	r.status.Set("preexit")
-	lifecycle.RunHook(ctx, r.log, "pre-exit hook", r.cfg.PreExitHook, r.cfg.Label, r.cfg.WatchDir)
+	handlers.RunHook(ctx, handlers.ProcessFor(r.cfg.Handler), r.log, "pre-exit-hook")
 	return true
 }
 

@@ -5,8 +5,7 @@ package handlers
 // (the handler is cp unless -S says otherwise; the caller resolves that).
 // It is shell mode's mechanism (see batch) with other defaults.
 func newDirect(cfg Config) (Handler, error) {
-	def := []string{"%INCLUDE-LIST%", "%destination-dir%/"}
-	b, err := newExecBase(cfg, def, def, true)
+	b, err := newExecBase(cfg, true)
 	if err != nil {
 		return nil, err
 	}

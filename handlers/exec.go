@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,72 +17,110 @@ import (
 // ExitError is a handler run that ended with a non-zero exit code that is
 // not ignored.
 type ExitError struct {
-	Argv []string
-	Code int
+	Program string
+	Code    int
 }
 
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("sync handler %s exited with code %d", e.Argv[0], e.Code)
+	return fmt.Sprintf("sync handler %s exited with code %d", e.Program, e.Code)
 }
 
-// Runner starts handler processes: in the watch dir, in a process group of
-// their own (so a stop kills rsync's children too), with clsync's
-// environment, killed if the agent dies.
-type Runner struct {
-	Dir string // working directory: the watch dir
-	// Ignore lists exit codes that count as success (-x, and 24 for rsync).
-	Ignore map[int]bool
-	// Env adds variables to the handler's environment (CLSYNC_STATUS, ...).
-	Env func() []string
-	// Identity is the user and group the handler runs as.
-	Identity privsep.Identity
+// Process starts handler processes and waits for them. Local runs them
+// itself; privsep's worker asks its privileged helper, which builds the
+// argv from its own Config with Argv.
+type Process interface {
+	// Run runs inv with env added to its environment and its stderr going
+	// to stderr, until it ends. A cancelled ctx kills its process group
+	// (rsync's own children too) and returns ctx's cause.
+	Run(ctx context.Context, inv Invocation, env []string, stderr io.Writer) (Exit, error)
 }
 
-// Run executes argv and waits for it. A cancelled ctx (a stop, or the -k
-// timeout) kills the whole process group.
-func (r *Runner) Run(ctx context.Context, argv []string) error {
-	return r.RunTo(ctx, argv, os.Stderr)
-}
+// Local runs handlers from this process: in the watch dir, in a process
+// group of their own, as Config.Identity, with our stdout (as in clsync: a
+// dry run with -S echo prints there), killed if the agent dies.
+type Local struct{ Config Config }
 
-// RunTo is Run with the handler's stderr going to stderr. Its stdout is
-// ours, as in clsync (a dry run with -S echo prints there).
-func (r *Runner) RunTo(ctx context.Context, argv []string, stderr io.Writer) error {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = r.Dir
+func (l Local) Run(ctx context.Context, inv Invocation, env []string, stderr io.Writer) (Exit, error) {
+	argv, err := Argv(l.Config, inv)
+	if err != nil {
+		return Exit{}, err
+	}
+	cmd := privsep.HandlerCommand(l.Config.Identity, argv)
+	cmd.Dir = l.Config.WatchDir
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = stderr
-	cmd.Env = os.Environ()
-	if r.Env != nil {
-		cmd.Env = append(cmd.Env, r.Env()...)
-	}
-	cmd.SysProcAttr = privsep.HandlerAttr(r.Identity)
+	cmd.Env = append(os.Environ(), env...)
 	waited, err := privsep.Start(cmd)
 	if err != nil {
-		return fmt.Errorf("start sync handler %s: %w", argv[0], err)
+		return Exit{}, fmt.Errorf("start sync handler %s: %w", argv[0], err)
 	}
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		// Negative pid: the process group, so rsync's own children die too.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-waited
-		return fmt.Errorf("sync handler %s: killed: %w", argv[0], context.Cause(ctx))
+		return Exit{}, fmt.Errorf("sync handler %s: killed: %w", argv[0], context.Cause(ctx))
 	}
-	if err == nil {
+	if exitErr := (*exec.ExitError)(nil); err != nil && !errors.As(err, &exitErr) {
+		return Exit{}, fmt.Errorf("sync handler %s: %w", argv[0], err)
+	}
+	return ExitOf(cmd.ProcessState), nil
+}
+
+// ExitOf is how the process behind ps ended.
+func ExitOf(ps *os.ProcessState) Exit {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return Exit{Code: -1, Signal: int(ws.Signal())}
+	}
+	return Exit{Code: ps.ExitCode()}
+}
+
+// Runner runs a handler's invocations through its Process and judges the
+// exit code.
+type Runner struct {
+	Process Process
+	Program string // for messages: the handler's path
+	// Ignore lists exit codes that count as success (-x, and 24 for rsync).
+	Ignore map[int]bool
+	// Env adds variables to the handler's environment (CLSYNC_STATUS, ...).
+	Env func() []string
+}
+
+// Run runs inv with its stderr going to ours.
+func (r *Runner) Run(ctx context.Context, inv Invocation) error {
+	return r.RunTo(ctx, inv, os.Stderr)
+}
+
+// RunTo runs inv with its stderr going to stderr.
+func (r *Runner) RunTo(ctx context.Context, inv Invocation, stderr io.Writer) error {
+	var env []string
+	if r.Env != nil {
+		env = r.Env()
+	}
+	exit, err := r.Process.Run(ctx, inv, env, stderr)
+	switch {
+	case err != nil:
+		return err
+	case exit.Code < 0:
+		return fmt.Errorf("sync handler %s: %s", r.Program, exit)
+	case exit.Code == 0 || r.Ignore[exit.Code]:
 		return nil
 	}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		code := exitErr.ExitCode()
-		if code < 0 {
-			return fmt.Errorf("sync handler %s: %s", argv[0], exitErr.ProcessState)
-		}
-		if r.Ignore[code] {
-			return nil
-		}
-		return &ExitError{Argv: argv, Code: code}
+	return &ExitError{Program: r.Program, Code: exit.Code}
+}
+
+// RunHook runs the exit or pre-exit hook (template "exit-hook" or
+// "pre-exit-hook": "HOOK LABEL", in the watch dir) and waits for it. Its
+// failure is logged, not fatal: the syncs it follows or precedes already
+// happened or will.
+func RunHook(ctx context.Context, p Process, log *slog.Logger, template string) {
+	exit, err := p.Run(ctx, Invocation{Template: template}, nil, os.Stderr)
+	if err == nil && exit.Code != 0 {
+		err = errors.New(exit.String())
 	}
-	return fmt.Errorf("sync handler %s: %w", argv[0], err)
+	if err != nil {
+		log.Error(template+" failed", "err", err)
+	}
 }
 
 // IterationEnv is clsync's handler environment: CLSYNC_STATUS and

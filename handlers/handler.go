@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/clsync-go/clsync/event"
 	"github.com/clsync-go/clsync/privsep"
@@ -59,7 +60,11 @@ type Config struct {
 	Env func() []string
 	// Identity is who the handler runs as (--sync-handler-uid/-gid).
 	Identity privsep.Identity
-	Logger   *slog.Logger
+	// ExitHook and PreExitHook are --exit-hook and --pre-exit-hook.
+	ExitHook, PreExitHook string
+	// Process starts the handler's processes; nil: Local.
+	Process Process
+	Logger  *slog.Logger
 }
 
 // ErrInvalid is what errors.Is finds in an error of New that a user's
@@ -100,6 +105,15 @@ func New(cfg Config) (Handler, error) {
 	}
 }
 
+// WithListsDir is cfg with dir, where its lists are written, readable by
+// a sandboxed handler.
+func WithListsDir(cfg Config, dir string) Config {
+	if cfg.Identity.Sandbox.Landlock {
+		cfg.Identity.Sandbox.ReadDirs = append(slices.Clip(cfg.Identity.Sandbox.ReadDirs), dir)
+	}
+	return cfg
+}
+
 // listsDir returns the dir for list files and whether we created it (and so
 // must remove it). A private dir under TMPDIR keeps other users from reading
 // or replacing the lists.
@@ -123,7 +137,15 @@ func runner(cfg Config, alsoIgnore ...int) *Runner {
 	for _, c := range alsoIgnore {
 		ignore[c] = true
 	}
-	return &Runner{Dir: cfg.WatchDir, Ignore: ignore, Env: cfg.Env, Identity: cfg.Identity}
+	return &Runner{Process: ProcessFor(cfg), Program: cfg.Program, Ignore: ignore, Env: cfg.Env}
+}
+
+// ProcessFor is cfg's Process, or Local.
+func ProcessFor(cfg Config) Process {
+	if cfg.Process != nil {
+		return cfg.Process
+	}
+	return Local{Config: cfg}
 }
 
 // optionVars resolves the template variables every mode knows.

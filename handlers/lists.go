@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -202,20 +203,11 @@ type execBase struct {
 	ownedDir bool
 }
 
-// newExecBase resolves the templates: Template or the mode's default; for
-// initialsync runs InitTemplate ("---"), else Template, else initDefault.
-// A batch mode (lists) gets a lists dir if its template names a list file.
-func newExecBase(cfg Config, defaultTemplate, initDefault []string, lists bool) (*execBase, error) {
-	b := &execBase{cfg: cfg, run: runner(cfg), template: cfg.Template, initTemplate: cfg.InitTemplate}
-	if b.template == nil {
-		b.template = defaultTemplate
-	}
-	if b.initTemplate == nil {
-		b.initTemplate = cfg.Template
-	}
-	if b.initTemplate == nil {
-		b.initTemplate = initDefault
-	}
+// newExecBase resolves the templates (see Templates). A batch mode (lists)
+// gets a lists dir if its template names a list file.
+func newExecBase(cfg Config, lists bool) (*execBase, error) {
+	b := &execBase{cfg: cfg, run: runner(cfg)}
+	b.template, b.initTemplate = Templates(cfg)
 	b.planner = planner{root: cfg.WatchDir, filter: cfg.Filter, haveRecursive: cfg.HaveRecursiveSync,
 		fullInitial: cfg.FullInitialSync}
 	templates := [][]string{b.template}
@@ -231,49 +223,26 @@ func newExecBase(cfg Config, defaultTemplate, initDefault []string, lists bool) 
 			return nil, err
 		}
 		b.dir, b.ownedDir = dir, owned
+		b.cfg = WithListsDir(cfg, dir)
+		b.run = runner(b.cfg)
 	}
 	return b, nil
 }
 
-// runVars are the per-run template variables. Those without a value in a
-// run (no list file, no single mask) expand to an empty word, as in clsync,
-// so that the handler's positional arguments stay where it expects them.
-type runVars struct {
-	typ         string // %TYPE%: sync, synclist or initialsync
-	includeList []string
-	listPath    string
-	mask        string
-}
-
-func (b *execBase) vars(v runVars) Vars {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "TYPE":
-			return []string{v.typ}, true
-		case "INCLUDE-LIST":
-			return v.includeList, true
-		case "INCLUDE-LIST-PATH":
-			return []string{v.listPath}, true
-		case "EXCLUDE-LIST-PATH":
-			return []string{""}, true
-		case "EVENT-MASK":
-			return []string{v.mask}, true
-		}
-		return optionVars(b.cfg, name)
+func (b *execBase) exec(ctx context.Context, template string, inv Invocation) error {
+	inv.Template = template
+	if b.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		argv, _ := Argv(b.cfg, inv)
+		b.cfg.Logger.Debug("sync handler", "type", inv.Type, "argv", argv)
 	}
-}
-
-func (b *execBase) exec(ctx context.Context, template []string, v runVars) error {
-	argv := append([]string{b.cfg.Program}, ExpandTemplate(template, b.vars(v))...)
-	b.cfg.Logger.Debug("sync handler", "type", v.typ, "argv", argv)
-	return b.run.Run(ctx, argv)
+	return b.run.Run(ctx, inv)
 }
 
 // initialSync runs "initialsync" for a directory that must be synced
 // recursively (--have-recursive-sync): %INCLUDE-LIST% is its absolute path.
 func (b *execBase) initialSync(ctx context.Context, s step) error {
-	return b.exec(ctx, b.initTemplate, runVars{typ: "initialsync", includeList: []string{abs(b.cfg.WatchDir, s.rel)},
-		mask: strconv.FormatUint(uint64(s.mask), 10)})
+	return b.exec(ctx, "initial", Invocation{Type: "initialsync", IncludeList: []string{abs(b.cfg.WatchDir, s.rel)},
+		EventMask: strconv.FormatUint(uint64(s.mask), 10)})
 }
 
 func (b *execBase) Close() error {

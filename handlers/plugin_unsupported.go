@@ -1,4 +1,4 @@
-//go:build !(cgo && (linux || freebsd))
+//go:build !(cgo && (linux || freebsd)) || noplugin
 
 package handlers
 

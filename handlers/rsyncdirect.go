@@ -70,9 +70,7 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Template == nil {
-		cfg.Template = []string{"%RSYNC-ARGS%", "%watch-dir%/", "%destination-dir%/"}
-	}
+	cfg = WithListsDir(cfg, dir)
 	// rsync's 24 ("some files vanished") is normal on a live tree: the
 	// vanished file's removal is its own event.
 	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24), direct: true}
@@ -90,9 +88,9 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial boo
 	if initial && r.cfg.FullInitialSync {
 		filter = nil
 	}
-	template := r.cfg.Template
-	if initial && r.cfg.InitTemplate != nil {
-		template = r.cfg.InitTemplate
+	template := "sync"
+	if initial {
+		template = "initial"
 	}
 	limit := r.cfg.IncLimit
 	if r.direct && !initial && (limit == 0 || limit > runLines) {
@@ -127,7 +125,7 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial boo
 	return nil
 }
 
-func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyncPart, quick, initial bool) error {
+func (r *rsyncDirect) syncPart(ctx context.Context, template string, part rsyncPart, quick, initial bool) error {
 	inc, err := writeList(r.dir, "list", part.include)
 	if err != nil {
 		return err
@@ -154,32 +152,16 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template []string, part rsyn
 			}
 		}()
 	}
-	vars := func(name string) ([]string, bool) {
-		switch name {
-		case "INCLUDE-LIST-PATH":
-			return []string{inc}, true
-		case "EXCLUDE-LIST-PATH":
-			return []string{exc}, true
-		case "RSYNC-ARGS":
-			return ExpandTemplate(rsyncArgs(r.cfg.PreferInclude, quick, initial, r.cfg.Destination != "" && !IsRemote(r.cfg.Destination)), func(n string) ([]string, bool) {
-				switch n {
-				case "INCLUDE-LIST-PATH":
-					return []string{inc}, true
-				case "EXCLUDE-LIST-PATH":
-					return []string{exc}, true
-				}
-				return nil, false
-			}), true
-		}
-		return optionVars(r.cfg, name)
+	inv := Invocation{Template: template, IncludeListPath: inc, ExcludeListPath: exc, Quick: quick, Initial: initial}
+	if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		argv, _ := Argv(r.cfg, inv)
+		r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(part.include), "exclude_lines", len(part.exclude))
 	}
-	argv := append([]string{r.cfg.Program}, ExpandTemplate(template, vars)...)
-	r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(part.include), "exclude_lines", len(part.exclude))
 	if !r.direct {
-		return r.run.Run(ctx, argv)
+		return r.run.Run(ctx, inv)
 	}
 	log := &raceLog{out: os.Stderr}
-	err = r.run.RunTo(ctx, argv, log)
+	err = r.run.RunTo(ctx, inv, log)
 	var exit *ExitError
 	if errors.As(err, &exit) && exit.Code == 23 && log.onlyRaces() {
 		r.cfg.Logger.Info("rsync met files changing under it (exit 23); their own events are queued", "races", log.races)

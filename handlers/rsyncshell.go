@@ -8,30 +8,14 @@ package handlers
 // mirror. Unlike rsyncdirect, exit code 24 is the handler's own business
 // (clsync ignores it only when it runs rsync itself); -x can ignore it.
 func newRsyncShell(cfg Config) (Handler, error) {
-	if cfg.Template == nil {
-		cfg.Template = []string{"rsynclist", "%label%", "%INCLUDE-LIST-PATH%"}
-		if !cfg.PreferInclude {
-			cfg.Template = append(cfg.Template, "%EXCLUDE-LIST-PATH%")
-		}
-	}
-	if err := checkDestination(cfg, cfg.Template, cfg.InitTemplate); err != nil {
+	sync, initial := Templates(cfg)
+	if err := checkDestination(cfg, sync, initial); err != nil {
 		return nil, err
 	}
 	dir, owned, err := listsDir(cfg)
 	if err != nil {
 		return nil, err
 	}
-	// rsyncdirect resolves what it does not know through Option: %TYPE%
-	// is clsync's list type, "rsynclist" in the rsync modes.
-	option := cfg.Option
-	cfg.Option = func(name string) (string, bool) {
-		if name == "TYPE" {
-			return "rsynclist", true
-		}
-		if option == nil {
-			return "", false
-		}
-		return option(name)
-	}
+	cfg = WithListsDir(cfg, dir)
 	return &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg)}, nil
 }

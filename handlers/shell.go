@@ -28,8 +28,7 @@ type batch struct {
 }
 
 func newShell(cfg Config) (Handler, error) {
-	b, err := newExecBase(cfg, []string{"synclist", "%label%", "%INCLUDE-LIST-PATH%"},
-		[]string{"initialsync", "%label%", "%INCLUDE-LIST%"}, true)
+	b, err := newExecBase(cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +77,7 @@ func (h *batch) Sync(ctx context.Context, items []event.Event, initial bool) err
 }
 
 func (h *batch) syncPart(ctx context.Context, steps []step, names []string) error {
-	v := runVars{typ: "synclist", includeList: names}
+	inv := Invocation{Type: "synclist", IncludeList: names}
 	if h.dir != "" {
 		lines, unlistable := syncListLines(steps, h.cfg.Label, h.rootName, h.simplify)
 		for _, s := range unlistable {
@@ -94,7 +93,7 @@ func (h *batch) syncPart(ctx context.Context, steps []step, names []string) erro
 		if !h.cfg.KeepLists {
 			defer os.Remove(list)
 		}
-		v.listPath = list
+		inv.IncludeListPath = list
 	}
-	return h.exec(ctx, h.template, v)
+	return h.exec(ctx, "sync", inv)
 }

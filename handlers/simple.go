@@ -17,8 +17,7 @@ type simple struct {
 }
 
 func newSimple(cfg Config) (Handler, error) {
-	def := []string{"sync", "%label%", "%EVENT-MASK%", "%INCLUDE-LIST%"}
-	b, err := newExecBase(cfg, def, def, false)
+	b, err := newExecBase(cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +36,8 @@ func (h *simple) Sync(ctx context.Context, items []event.Event, initial bool) er
 		if s.recursive {
 			err = h.initialSync(ctx, s)
 		} else {
-			err = h.exec(ctx, h.template, runVars{typ: "sync", includeList: []string{abs(h.cfg.WatchDir, s.rel)},
-				mask: strconv.FormatUint(uint64(s.mask), 10)})
+			err = h.exec(ctx, "sync", Invocation{Type: "sync", IncludeList: []string{abs(h.cfg.WatchDir, s.rel)},
+				EventMask: strconv.FormatUint(uint64(s.mask), 10)})
 		}
 		if err != nil {
 			return err

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what building and testing clsync-go needs on Debian: rsync (the
-# tests use the real one), libseccomp-dev (cgo), Debian's clsync for the
-# differential tests, make, iproute2 and unshare for the man page examples'
+# tests use the real one), libseccomp-dev (cgo, seccomp), python3 (the
+# sandbox tests' hostile handlers), Debian's clsync for the differential
+# tests, make, iproute2 and unshare for the man page examples'
 # tests (a network namespace, a private syslog socket). Does nothing when
 # everything is there.
 set -e
@@ -12,6 +13,7 @@ command -v clsync >/dev/null 2>&1 || need="$need clsync"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v gcc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 pkg-config --exists glib-2.0 2>/dev/null || need="$need libglib2.0-dev"

@@ -99,7 +99,12 @@ func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error)
 	if err != nil {
 		return nil, err
 	}
-	fd, err := initInotify()
+	var fd int
+	if opts.Kernel != nil {
+		fd, err = opts.Kernel.Instance()
+	} else {
+		fd, err = initInotify()
+	}
 	if err != nil {
 		return nil, err
 	}

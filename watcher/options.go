@@ -35,6 +35,24 @@ type Options struct {
 	// OneFileSystem keeps the watcher on the root's file system (rsync -x):
 	// a directory with another st_dev is neither watched nor descended into.
 	OneFileSystem bool
+	// Kernel, when set, owns the inotify instance and adds and removes the
+	// watches (privilege separation: a privileged helper does it for an
+	// unprivileged watcher, which only reads the events). nil: the watcher
+	// does both itself.
+	Kernel Kernel
+}
+
+// Kernel is an inotify instance whose watches someone else adds.
+type Kernel interface {
+	// Instance is the non-blocking inotify descriptor the watcher reads
+	// (and closes).
+	Instance() (int, error)
+	// AddWatch watches the directory open as dfd, which is rel (relative
+	// to the root, "" for the root) at the time of the call. An error
+	// matching ESTALE means rel is no longer that directory.
+	AddWatch(dfd int, rel string, mask uint32) (int32, error)
+	// RemoveWatch removes watch wd (inotify_rm_watch).
+	RemoveWatch(wd int32) error
 }
 
 // DefaultMovePairTimeout is the default Options.MovePairTimeout.

@@ -296,7 +296,7 @@ func (w *inotify) release(n *node) {
 	// IN_IGNORED (or lost it in an overflow), so no event can name this wd
 	// any more and forgetting it now loses nothing. Otherwise the
 	// IN_IGNORED that rm_watch queues is when it is forgotten.
-	if _, err := unix.InotifyRmWatch(w.fd, uint32(n.wd)); errors.Is(err, unix.EINVAL) {
+	if err := w.rmWatch(n.wd); errors.Is(err, unix.EINVAL) {
 		w.forget(n)
 	}
 }
@@ -327,4 +327,12 @@ func (w *inotify) reapDetached() {
 	for _, n := range detached {
 		w.release(n)
 	}
+}
+
+func (w *inotify) rmWatch(wd int32) error {
+	if w.opts.Kernel != nil {
+		return w.opts.Kernel.RemoveWatch(wd)
+	}
+	_, err := unix.InotifyRmWatch(w.fd, uint32(wd))
+	return err
 }

@@ -148,8 +148,8 @@ func (w *inotify) step(it walkItem) error {
 		w.deferItem(it)
 		return nil
 	}
-	defer w.stepDone(it.job)
 	if res == gone {
+		w.stepDone(it.job)
 		return nil
 	}
 	defer unix.Close(dfd)
@@ -157,9 +157,20 @@ func (w *inotify) step(it walkItem) error {
 		if old := w.child(it.parent, it.name); old != nil {
 			w.drop(old)
 		}
+		w.stepDone(it.job)
 		return nil
 	}
 	wd, err := w.addWatch(dfd, it)
+	if errors.Is(err, unix.ESTALE) && it.parent == nil {
+		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
+	}
+	if errors.Is(err, unix.ESTALE) {
+		// The helper that adds the watch found another directory at the
+		// path: as with a stale parent, the queued events explain it.
+		w.deferItem(it)
+		return nil
+	}
+	defer w.stepDone(it.job)
 	if err != nil {
 		return err
 	}
@@ -393,6 +404,13 @@ func (w *inotify) retryDeferred() {
 // descriptor puts the watch on exactly the directory that was reached
 // without following any symlink (see openDir) and is then listed.
 func (w *inotify) addWatch(dfd int, it walkItem) (int32, error) {
+	if w.opts.Kernel != nil {
+		wd, err := w.opts.Kernel.AddWatch(dfd, w.itemRel(it), watchMask)
+		if err != nil && !errors.Is(err, unix.ESTALE) {
+			return -1, w.watchError("watch", w.itemRel(it), err)
+		}
+		return wd, err
+	}
 	w.scratch = append(strconv.AppendInt(append(w.scratch[:0], "/proc/self/fd/"...), int64(dfd), 10), 0)
 	wd, err := inotifyAddWatch(w.fd, w.scratch, watchMask)
 	if err == nil {

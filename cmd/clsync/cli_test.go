@@ -12,7 +12,7 @@ import (
 
 // run runs the program in process and returns its exit code.
 func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
-	code, _ := program(ctx, argv, stdout, stderr)
+	code, _ := program(ctx, argv, false, stdout, stderr)
 	return code
 }
 
@@ -97,26 +97,61 @@ func TestHelpAndVersion(t *testing.T) {
 
 // Options whose behaviour is missing are refused through the whole
 // program: one line naming the option, exit 22, nothing started.
-func TestRefusedOptions(t *testing.T) {
-	dir := t.TempDir()
-	src, dst, pid := filepath.Join(dir, "src"), filepath.Join(dir, "dst"), filepath.Join(dir, "pid")
+// cliTree is a watch dir and a destination in dir, and where a pid file
+// would go.
+func cliTree(t *testing.T) (dir, src, dst, pid string) {
+	t.Helper()
+	dir = t.TempDir()
+	src, dst, pid = filepath.Join(dir, "src"), filepath.Join(dir, "dst"), filepath.Join(dir, "pid")
 	for _, d := range []string{src, dst} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, opt := range []string{"--detach-network=everywhere", "--forbid-devices", "-CCAP_KILL", "--inherit-capabilities=permitted",
-		"--detach-miscellanea", "--check-execvp-arguments", "--exit-on-sync-skipping", "--splitting=process", "--socket=" + filepath.Join(dir, "sock")} {
+	return dir, src, dst, pid
+}
+
+func TestRefusedOptions(t *testing.T) {
+	dir, src, dst, pid := cliTree(t)
+	for _, opt := range []string{"-CCAP_KILL", "--inherit-capabilities=permitted", "--seccomp-filter", "--privileged-uid=0",
+		"--check-execvp-arguments", "--exit-on-sync-skipping", "--socket=" + filepath.Join(dir, "sock")} {
 		code, _, stderr := runCLI(t, "-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-z", pid, opt)
 		name, _, _ := strings.Cut(strings.TrimLeft(opt, "-"), "=")
 		if code != 22 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "not available") {
 			t.Errorf("%s: exit %d %q, want 22 and one line saying it is not available", opt, code, stderr)
 		}
-		if name != "CCAP_KILL" && !strings.Contains(stderr, name) {
+		if name != "CCAP_KILL" && !strings.Contains(stderr, name) && !strings.Contains(stderr, "preserve-capabilities") {
 			t.Errorf("%s: the error does not name it: %q", opt, stderr)
 		}
 		if exists(pid) {
 			t.Fatalf("%s: started (pid file written)", opt)
+		}
+	}
+}
+
+// Bad privilege options: one line, exit 22 or 2, nothing started.
+func TestBadPrivilegeOptions(t *testing.T) {
+	dir, src, dst, pid := cliTree(t)
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"--splitting=process", "-CCAP_FOO"}, 22, "CAP_FOO"},
+		{[]string{"--splitting=process", "--uid=no-such-user-here"}, 22, "no-such-user-here"},
+		{[]string{"--chroot=" + file}, 22, "not a directory"},
+		{[]string{"--chroot=" + filepath.Join(dir, "none")}, 2, "none"},
+		{[]string{"--splitting=process", "-Mplugin"}, 22, "plugin"},
+	} {
+		args := append([]string{"-H", "/NULL/", "-Mrsyncdirect", "-W", src, "-D", dst, "-z", pid}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != tc.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.says) {
+			t.Errorf("%v: exit %d %q, want %d and one line naming %q", tc.args, code, stderr, tc.code, tc.says)
+		}
+		if exists(pid) {
+			t.Fatalf("%v: started (pid file written)", tc.args)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"syscall"
 
+	"github.com/clsync-go/clsync/privsep/split"
+
 	"github.com/clsync-go/clsync/config"
 	"github.com/clsync-go/clsync/dispatch"
 	"github.com/clsync-go/clsync/handlers"
@@ -31,6 +33,10 @@ func exitCode(err error) int {
 			return exit.Code
 		}
 		return 1
+	}
+	if perr := (*split.ProtocolError)(nil); errors.As(err, &perr) {
+		// The worker broke the protocol: EPROTO.
+		return 71
 	}
 	for _, invalid := range []error{cli.ErrInvalid, handlers.ErrInvalid, rules.ErrSyntax, config.ErrSyntax} {
 		if errors.Is(err, invalid) {

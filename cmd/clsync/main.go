@@ -17,6 +17,8 @@ import (
 
 	"github.com/clsync-go/clsync/agent"
 	"github.com/clsync-go/clsync/internal/cli"
+	"github.com/clsync-go/clsync/privsep/sandbox"
+	"github.com/clsync-go/clsync/privsep/split"
 )
 
 const version = "0.1.0"
@@ -34,9 +36,17 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
+	argv, worker := os.Args[1:], false
+	switch {
+	case len(argv) > 0 && argv[0] == sandbox.ExecCommand:
+		// The exec shim between the fork of a handler and its exec.
+		os.Exit(sandbox.Main(argv[1:]))
+	case len(argv) > 0 && argv[0] == split.WorkerCommand:
+		argv, worker = argv[1:], true
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	code, block := program(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code, block := program(ctx, argv, worker, os.Stdout, os.Stderr)
 	if block != "" {
 		stop()
 		// Our identity stays (same pid for the pid file and for systemd),
@@ -79,15 +89,17 @@ func withBlock(argv []string, block string) []string {
 // program is the whole program behind main, so that tests can run it in
 // process. It returns the exit code and, when a --custom-signals signal
 // asked for it, the config block to start again with.
-func program(ctx context.Context, argv []string, stdout, stderr io.Writer) (code int, block string) {
-	block, err := runArgs(ctx, argv, stdout, stderr)
+func program(ctx context.Context, argv []string, worker bool, stdout, stderr io.Writer) (code int, block string) {
+	block, err := runArgs(ctx, argv, worker, stdout, stderr)
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(stderr, "clsync: %s\n", oneLine(err.Error()))
 	}
 	return exitCode(err), block
 }
 
-func runArgs(ctx context.Context, argv []string, stdout, stderr io.Writer) (string, error) {
+// runArgs runs the command line argv; worker: as --splitting=process's
+// unprivileged worker, whose helper started it.
+func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.Writer) (string, error) {
 	s, err := cli.Load(argv, os.Getenv("HOME"))
 	if err != nil {
 		return "", err
@@ -105,7 +117,7 @@ func runArgs(ctx context.Context, argv []string, stdout, stderr io.Writer) (stri
 	if err := s.Validate(); err != nil {
 		return "", err
 	}
-	if s.Background && os.Getenv(daemonEnv) == "" {
+	if s.Background && !worker && os.Getenv(daemonEnv) == "" {
 		return "", daemonize(argv, stderr)
 	}
 	log, closeLog, err := s.Logger(stderr)
@@ -113,6 +125,33 @@ func runArgs(ctx context.Context, argv []string, stdout, stderr io.Writer) (stri
 		return "", err
 	}
 	defer closeLog()
+	for _, notice := range s.Notices() {
+		log.Warn(notice)
+	}
+
+	if s.Split() && !worker {
+		// Every signal goes to the worker, which acts on it; we end
+		// with it.
+		fwd := make(chan os.Signal, 8)
+		signal.Notify(fwd, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
+		defer signal.Stop(fwd)
+		code, err := split.Serve(ctx, s.Helper(argv, withoutEnv(os.Environ(), daemonEnv), daemonReady(), log), fwd)
+		if err == nil && code != 0 {
+			err = &exitStatus{code: code}
+		}
+		return "", err
+	}
+	cfg := s.Agent(log, daemonReady())
+	if worker {
+		w, err := split.Connect()
+		if err != nil {
+			return "", err
+		}
+		cfg = s.Worker(w, log)
+		if err := split.Confine(s.Confinement(), log); err != nil {
+			return "", err
+		}
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
@@ -121,7 +160,7 @@ func runArgs(ctx context.Context, argv []string, stdout, stderr io.Writer) (stri
 	}
 	defer signal.Stop(sigs)
 
-	a := agent.New(s.Agent(log, daemonReady()))
+	a := agent.New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	block := ""
@@ -155,6 +194,17 @@ func runArgs(ctx context.Context, argv []string, stdout, stderr io.Writer) (stri
 			}
 		}
 	}
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // oneLine keeps an error on one line of the log, whatever a path contains.

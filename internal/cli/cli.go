@@ -14,7 +14,6 @@ import (
 	"github.com/clsync-go/clsync/agent"
 	"github.com/clsync-go/clsync/aggregator"
 	"github.com/clsync-go/clsync/handlers"
-	"github.com/clsync-go/clsync/privsep"
 	"github.com/clsync-go/clsync/rules"
 )
 
@@ -40,6 +39,15 @@ func (s *Settings) Validate() error {
 	if err := checkImplemented(s); err != nil {
 		return err
 	}
+	if err := checkPrivsep(s); err != nil {
+		return err
+	}
+	if s.Splitting == "thread" {
+		// A thread shares the worker's memory: in Go it would protect
+		// nothing, so the helper is a process.
+		s.Splitting = "process"
+		s.notices = append(s.notices, "--splitting=thread runs as --splitting=process: a privileged thread in the same address space protects nothing")
+	}
 	if s.RulesFile != "" {
 		set, err := rules.Load(s.RulesFile)
 		if err != nil {
@@ -49,6 +57,9 @@ func (s *Settings) Validate() error {
 	}
 	return nil
 }
+
+// Notices are one-line warnings about how options were taken.
+func (s *Settings) Notices() []string { return s.notices }
 
 // Logger builds the logger -Y, -d and -q ask for, writing to stderr by
 // default, and the function that closes it.
@@ -70,10 +81,8 @@ func (s *Settings) Agent(log *slog.Logger, ready func()) agent.Config {
 			FullInitialSync: s.FullInitialSync, HaveRecursiveSync: s.HaveRecursiveSync,
 			SynclistSimplify: s.SynclistSimplify,
 			Option:           func(name string) (string, bool) { v, ok := s.values[name]; return v, ok },
-			Identity: privsep.Identity{
-				UID: uint32(s.HandlerUID.ID), SetUID: s.HandlerUID.Set,
-				GID: uint32(s.HandlerGID.ID), SetGID: s.HandlerGID.Set,
-			},
+			ExitHook:         s.ExitHook, PreExitHook: s.PreExitHook,
+			Identity: s.handlerIdentity(),
 		},
 		Aggregator: aggregator.Config{
 			CollectDelay: s.CollectDelay, BigFileDelay: s.BigFileDelay, SyncDelay: s.SyncDelay,
@@ -89,7 +98,7 @@ func (s *Settings) Agent(log *slog.Logger, ready func()) agent.Config {
 		SkipInitialSync: s.SkipInitialSync, OnlyInitialSync: s.OnlyInitialSync,
 		ExitOnNoEvents: s.ExitOnNoEvents, SyncOnQuit: s.SyncOnQuit,
 		OneFileSystem: s.OneFileSystem, ExcludeMounts: s.ExcludeMounts,
-		StatusFile: s.StatusFile, PidFile: s.PidFile, ExitHook: s.ExitHook, PreExitHook: s.PreExitHook,
+		StatusFile: s.StatusFile, PidFile: s.PidFile,
 		Ready: ready, Logger: log,
 	}
 }
@@ -152,29 +161,23 @@ input, 2 missing file or directory, 13 permission denied.
 // README says so.
 func checkImplemented(s *Settings) error {
 	given := func(name string) bool { _, ok := s.given[name]; return ok }
+	split := s.Splitting != "off"
 	for _, u := range []struct {
 		refused bool
 		what    string
 	}{
 		{s.Socket != "", "--socket"},
-		{s.Splitting != "off", "--splitting"},
 		// Dropping to the identity we already have is a no-op (the chown
 		// example passes --uid 0 --gid 0 and runs as root).
-		{s.UID.Set && s.UID.ID != os.Getuid() || s.GID.Set && s.GID.ID != os.Getgid(), "--uid/--gid (to another user)"},
-		{given("privileged-uid") || given("privileged-gid"), "--privileged-uid/--privileged-gid"},
-		{s.Chroot != "", "--chroot"},
-		{len(s.Mountpoints) > 0, "--mountpoints"},
-		{s.SeccompFilter, "--seccomp-filter"},
+		{!split && (s.UID.Set && s.UID.ID != os.Getuid() || s.GID.Set && s.GID.ID != os.Getgid()), "--uid/--gid (to another user) without --splitting=process"},
+		{!split && (given("privileged-uid") || given("privileged-gid")), "--privileged-uid/--privileged-gid without --splitting=process"},
+		{!split && s.SeccompFilter, "--seccomp-filter without --splitting=process (clsync 0.4.5 ignores it there)"},
 		{s.ShmMprotect, "--shm-mprotect"},
 		{s.ForgetPrivthreadInfo, "--forget-privthread-info"},
-		{s.CheckExecvpArgs, "--check-execvp-arguments"},
+		{!split && s.CheckExecvpArgs, "--check-execvp-arguments without --splitting=process"},
 		{len(s.PermittedHookFiles) > 0, "--add-permitted-hook-files"},
-		{given("preserve-capabilities"), "--preserve-capabilities"},
+		{!split && given("preserve-capabilities"), "--preserve-capabilities without --splitting=process"},
 		{given("inherit-capabilities"), "--inherit-capabilities"},
-		{s.DetachNetwork == "everywhere", "--detach-network=everywhere"},
-		{s.DetachIPC && given("detach-ipc"), "--detach-ipc"},
-		{s.DetachMiscellanea, "--detach-miscellanea"},
-		{s.ForbidDevices, "--forbid-devices"},
 		{given("cgroup-group-name"), "--cgroup-group-name"},
 		{s.ExitOnSyncSkip, "--exit-on-sync-skipping"},
 	} {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clsync-go/clsync/privsep/caps"
+
 	"github.com/clsync-go/clsync/rules"
 )
 
@@ -37,6 +39,7 @@ type Settings struct {
 	Capabilities                     []string
 	InheritCapabilities              string
 	ForbidDevices                    bool
+	Landlock                         bool
 	CgroupName                       string
 
 	Threading                    string
@@ -84,6 +87,11 @@ type Settings struct {
 	given map[string]source
 	// rules is the parsed rules file, once Validate has read it.
 	rules *rules.Set
+
+	// caps is -C, resolved by Validate.
+	caps caps.Set
+	// notices are warnings Validate has for the log.
+	notices []string
 }
 
 // idValue is a user or group given by name or number; Set tells whether it
@@ -114,6 +122,7 @@ var defaultValues = map[string]string{
 	"detach-network":        "non-privileged",
 	"detach-ipc":            "1",
 	"inherit-capabilities":  "empty",
+	"preserve-capabilities": "CAP_DAC_READ_SEARCH,CAP_SETUID,CAP_SETGID,CAP_KILL",
 	"cgroup-group-name":     "clsync/%PID%",
 }
 
@@ -179,11 +188,19 @@ var setters = map[string]setter{
 	"permit-mprotect":          flagSetter(func(s *Settings) *bool { return &s.PermitMprotect }),
 	"shm-mprotect":             flagSetter(func(s *Settings) *bool { return &s.ShmMprotect }),
 	"mountpoints":              listSetter(func(s *Settings) *[]string { return &s.Mountpoints }, nil),
-	"preserve-capabilities": listSetter(func(s *Settings) *[]string { return &s.Capabilities },
-		[]string{"CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"}),
+	// -C replaces clsync's default set; the names are checked here.
+	"preserve-capabilities": func(s *Settings, v string) error {
+		set, err := caps.Parse(strings.Split(v, ","))
+		if err != nil {
+			return usageErrorf("-C/--preserve-capabilities: %v", err)
+		}
+		s.Capabilities, s.caps = strings.Split(v, ","), set
+		return nil
+	},
 	// clsync 0.4.5 spells the first mode "permittied"; both spellings work.
 	"inherit-capabilities":  enumSetter(func(s *Settings) *string { return &s.InheritCapabilities }, "permitted", "permittied", "dont-touch", "clsync", "empty"),
 	"forbid-devices":        flagSetter(func(s *Settings) *bool { return &s.ForbidDevices }),
+	"landlock":              flagSetter(func(s *Settings) *bool { return &s.Landlock }),
 	"cgroup-group-name":     func(s *Settings, v string) error { s.CgroupName = v; return nil },
 	"threading":             enumSetter(func(s *Settings) *string { return &s.Threading }, "off", "safe", "full"),
 	"retries":               intSetter(func(s *Settings) *int { return &s.Retries }),

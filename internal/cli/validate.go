@@ -37,6 +37,10 @@ func checkConflicts(s *Settings) error {
 		return usageErrorf("--socket-mod is useless without --socket")
 	case s.SocketAuth != "" && s.Socket == "":
 		return usageErrorf("--socket-auth is useless without --socket")
+	case s.Splitting != "off" && s.Mode == "plugin":
+		return usageErrorf("--mode=plugin runs the plugin inside the agent, which --splitting=%s makes unprivileged and confined: use an exec mode", s.Splitting)
+	case s.Splitting != "off" && len(s.CustomSignals) > 0:
+		return conflict("--splitting="+s.Splitting, "--custom-signals")
 	case s.PivotRoot != "off" && s.Chroot == "":
 		return usageErrorf("--pivot-root cannot be used without --chroot")
 	case s.StandbyFile != "" && s.Mode == "simple":
@@ -129,9 +133,10 @@ func checkPaths(s *Settings) error {
 			return usageErrorf("destination dir %s and watch dir %s overlap: the mirror would sync into itself", d, w)
 		}
 		// rsyncdirect writes there itself: say so now, not after the
-		// initial sync failed half-way.
-		if s.Mode == "rsyncdirect" {
-			if err := unix.Access(d, unix.W_OK); err != nil {
+		// initial sync failed half-way. (A split worker that dropped its
+		// privileges leaves this to its helper, which starts rsync.)
+		if s.Mode == "rsyncdirect" && !(s.Split() && os.Geteuid() != 0) {
+			if err := unix.Faccessat(unix.AT_FDCWD, d, unix.W_OK, unix.AT_EACCESS); err != nil {
 				return fmt.Errorf("destination dir %s: not writable: %w", s.Destination, err)
 			}
 		}
@@ -214,7 +219,7 @@ func resolveDir(what, p string) (string, error) {
 	if !fi.IsDir() {
 		return "", fmt.Errorf("%s %s: %w", what, p, syscall.ENOTDIR)
 	}
-	if err := unix.Access(real, unix.R_OK|unix.X_OK); err != nil {
+	if err := unix.Faccessat(unix.AT_FDCWD, real, unix.R_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
 		return "", fmt.Errorf("%s %s: %w", what, p, err)
 	}
 	return real, nil

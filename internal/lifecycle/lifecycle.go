@@ -4,18 +4,14 @@
 package lifecycle
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-
-	"github.com/clsync-go/clsync/privsep"
 )
 
 // Status keeps clsync's status word (--status-file) and the handler's
@@ -25,7 +21,10 @@ import (
 // file. The zero value with a Path of "" keeps the word in memory only.
 type Status struct {
 	Path string
-	Log  *slog.Logger
+	// Publish, when set, is called with each word instead of writing Path
+	// (a privileged helper writes the file).
+	Publish func(word string) error
+	Log     *slog.Logger
 
 	mu   sync.Mutex
 	word string
@@ -40,6 +39,12 @@ func (s *Status) Set(word string) {
 		return
 	}
 	s.word = word
+	if s.Publish != nil {
+		if err := s.Publish(word); err != nil {
+			s.Log.Error("publish status", "err", err)
+		}
+		return
+	}
 	if s.Path == "" {
 		return
 	}
@@ -57,7 +62,7 @@ func (s *Status) Get() string {
 
 // Remove deletes the status file on exit, as clsync does.
 func (s *Status) Remove() {
-	if s.Path == "" {
+	if s.Path == "" || s.Publish != nil {
 		return
 	}
 	if err := os.Remove(s.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -97,30 +102,6 @@ func WritePidFile(path string) (remove func(), err error) {
 		return nil, fmt.Errorf("pid file: %w", err)
 	}
 	return func() { os.Remove(path) }, nil
-}
-
-// RunHook runs an exit or pre-exit hook as clsync does: "HOOK LABEL", in
-// dir (the watch dir), waiting for it. Its failure is logged, not fatal:
-// the syncs it follows or precedes already happened or will.
-func RunHook(ctx context.Context, log *slog.Logger, what, path, label, dir string) {
-	if path == "" {
-		return
-	}
-	cmd := exec.Command(path, label)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	waited, err := privsep.Start(cmd)
-	if err == nil {
-		select {
-		case err = <-waited:
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			err = errors.Join(ctx.Err(), <-waited)
-		}
-	}
-	if err != nil {
-		log.Error(what+" failed", "hook", path, "err", err)
-	}
 }
 
 // WriteDump writes facts into dir, one file per fact, as clsync's signal

@@ -1,0 +1,446 @@
+package split
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/internal/lifecycle"
+	"github.com/clsync-go/clsync/privsep"
+)
+
+type helper struct {
+	cfg      HelperConfig
+	log      *slog.Logger
+	sock     int
+	inotify  int
+	root     int
+	listsDir string
+	// privateDir holds the private lists dir, when we made it.
+	privateDir string
+	status     *lifecycle.Status
+	// workerSock is the worker's end until the worker has it.
+	workerSock *os.File
+	// inotifyFile holds h.inotify for the worker's ExtraFiles.
+	inotifyFile *os.File
+
+	sendMu sync.Mutex
+
+	mu      sync.Mutex
+	issued  uint64                        // handles given out so far
+	running map[uint64]context.CancelFunc // by handle
+	wg      sync.WaitGroup
+}
+
+// message is one datagram read from the worker.
+type message struct {
+	data []byte
+	fds  []int
+	err  error
+}
+
+// Serve starts the worker and serves it until it exits, forwarding
+// signals to it; the end of ctx is a SIGTERM to it. It returns the worker's exit code, or an error when the
+// worker broke the protocol or could not be started.
+func Serve(ctx context.Context, cfg HelperConfig, signals <-chan os.Signal) (int, error) {
+	h := &helper{cfg: cfg, log: cfg.Logger, running: map[uint64]context.CancelFunc{},
+		status: &lifecycle.Status{Path: cfg.StatusFile, Log: cfg.Logger}}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	removePid, err := lifecycle.WritePidFile(cfg.PidFile)
+	if err != nil {
+		return 0, err
+	}
+	defer removePid()
+	defer h.status.Remove()
+	if err := h.open(); err != nil {
+		h.close()
+		return 0, err
+	}
+	defer h.close()
+	worker, workerEnd, err := h.startWorker()
+	if err != nil {
+		return 0, err
+	}
+	if cfg.Drop != nil {
+		if err := cfg.Drop(); err != nil {
+			worker.Process.Kill()
+			<-workerEnd
+			return 0, err
+		}
+	}
+	msgs := make(chan message)
+	go h.read(msgs)
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			done = nil
+			worker.Process.Signal(syscall.SIGTERM)
+		case sig := <-signals:
+			worker.Process.Signal(sig)
+		case code := <-workerEnd:
+			h.stopHandlers()
+			return code, nil
+		case m := <-msgs:
+			if m.err == nil {
+				m.err = h.serve(m)
+			}
+			var perr *ProtocolError
+			switch {
+			case errors.As(m.err, &perr):
+				worker.Process.Signal(syscall.SIGKILL)
+				h.stopHandlers()
+				<-workerEnd
+				return 0, m.err
+			case m.err != nil:
+				// The worker closed its end: it is exiting, with the
+				// code we return.
+				code := <-workerEnd
+				h.stopHandlers()
+				return code, nil
+			}
+		}
+	}
+}
+
+// open makes the socket pair, the inotify instance, the handle on the
+// watch dir every watch is resolved beneath, and the private lists dir.
+func (h *helper) open() error {
+	h.sock, h.inotify, h.root = -1, -1, -1
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("privilege separation: socketpair: %w", err)
+	}
+	h.sock = fds[0]
+	for _, fd := range fds {
+		// A datagram must fit the socket's buffer whole.
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4*maxMessage)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4*maxMessage)
+	}
+	h.workerSock = os.NewFile(uintptr(fds[1]), "worker socket")
+	if h.inotify, err = unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC); err != nil {
+		return fmt.Errorf("privilege separation: inotify_init1: %w", err)
+	}
+	h.inotifyFile = os.NewFile(uintptr(h.inotify), "inotify")
+	if h.root, err = unix.Open(h.cfg.WatchDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("privilege separation: open %s: %w", h.cfg.WatchDir, err)
+	}
+	h.listsDir = h.cfg.ListsDir
+	if h.listsDir == "" {
+		// Ours, holding the worker's: a helper without CAP_DAC_OVERRIDE
+		// can still remove what it owns from a sticky /tmp.
+		if h.privateDir, err = os.MkdirTemp("", "clsync-"); err != nil {
+			return fmt.Errorf("privilege separation: create lists dir: %w", err)
+		}
+		os.Chmod(h.privateDir, 0o711)
+		h.listsDir = filepath.Join(h.privateDir, "lists")
+		if err := os.Mkdir(h.listsDir, 0o700); err != nil {
+			return fmt.Errorf("privilege separation: create lists dir: %w", err)
+		}
+		if err := os.Chown(h.listsDir, int(h.cfg.Worker.UID), int(h.cfg.Worker.GID)); err != nil {
+			return fmt.Errorf("privilege separation: lists dir: %w", err)
+		}
+		h.cfg.Handler = handlers.WithListsDir(h.cfg.Handler, h.listsDir)
+	}
+	return nil
+}
+
+func (h *helper) close() {
+	if h.inotifyFile != nil {
+		h.inotifyFile.Close()
+	}
+	for _, fd := range []int{h.sock, h.root} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	if h.workerSock != nil {
+		h.workerSock.Close()
+	}
+	if h.privateDir != "" && !h.cfg.KeepLists {
+		if err := os.RemoveAll(h.privateDir); err != nil {
+			h.log.Warn("remove the private lists dir", "err", err)
+		}
+	}
+}
+
+// startWorker re-executes us as the worker: fd 3 the socket, fd 4 the
+// inotify instance (read only by the worker: the helper adds the
+// watches). The channel delivers its exit code.
+func (h *helper) startWorker() (*exec.Cmd, <-chan int, error) {
+	cmd := exec.Command("/proc/self/exe", append([]string{WorkerCommand}, h.cfg.Argv...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = h.cfg.Env
+	cmd.Args[0] = os.Args[0] // what ps shows
+	cmd.ExtraFiles = []*os.File{h.workerSock, h.inotifyFile}
+	id := h.cfg.Worker
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: []uint32{}},
+	}
+	privsep.SetNamespaces(cmd.SysProcAttr, id.Detach)
+	// CAP_SETPCAP only until Confine has cut the bounding set.
+	cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SETPCAP}
+	if id.ReadTree {
+		cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_DAC_READ_SEARCH)
+	}
+	waited, err := privsep.Start(cmd)
+	// Our copies: the worker has its own, and its end must close with it.
+	h.workerSock.Close()
+	h.workerSock = nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("privilege separation: start the worker: %w", err)
+	}
+	if err := h.send(reply{Op: "hello", Version: version, ListsDir: h.listsDir}); err != nil {
+		cmd.Process.Kill()
+		<-waited
+		return nil, nil, fmt.Errorf("privilege separation: greet the worker: %w", err)
+	}
+	end := make(chan int, 1)
+	go func() {
+		<-waited
+		end <- exitCodeOf(cmd.ProcessState)
+	}()
+	return cmd, end, nil
+}
+
+// exitCodeOf is the worker's exit code, or 128+signal as a shell says.
+func exitCodeOf(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// read delivers the worker's datagrams until its end closes.
+func (h *helper) read(out chan<- message) {
+	buf := make([]byte, maxMessage+1)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, flags, _, err := unix.Recvmsg(h.sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		m := message{}
+		switch {
+		case err != nil:
+			m.err = fmt.Errorf("privilege separation: read from the worker: %w", err)
+		case n == 0 && oobn == 0:
+			m.err = errors.New("worker closed its end")
+		default:
+			m.fds, m.err = parseRights(oob[:oobn])
+			if m.err == nil && (flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > maxMessage) {
+				m.err = &ProtocolError{Err: errors.New("a request larger than the protocol allows")}
+			}
+			m.data = append([]byte(nil), buf[:n]...)
+		}
+		out <- m
+		if m.err != nil {
+			for _, fd := range m.fds {
+				unix.Close(fd)
+			}
+			return
+		}
+	}
+}
+
+// serve answers one request; an error stops the helper.
+func (h *helper) serve(m message) error {
+	r, err := parseRequest(m.data, len(m.fds), h.listsDir)
+	if err != nil {
+		for _, fd := range m.fds {
+			unix.Close(fd)
+		}
+		return &ProtocolError{Err: err}
+	}
+	switch r.Op {
+	case "watch":
+		return h.send(h.watch(r, m.fds[0]))
+	case "unwatch":
+		_, err := unix.InotifyRmWatch(h.inotify, uint32(r.WD))
+		return h.send(reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)})
+	case "exec":
+		return h.exec(r, os.NewFile(uintptr(m.fds[0]), "handler stderr"))
+	case "kill":
+		return h.kill(r)
+	case "ready":
+		if h.cfg.Ready != nil {
+			h.cfg.Ready()
+		}
+		return h.send(reply{Op: "reply", ID: r.ID})
+	case "status":
+		h.status.Set(r.Word)
+		return h.send(reply{Op: "reply", ID: r.ID})
+	}
+	return &ProtocolError{Err: fmt.Errorf("unknown request %q", r.Op)}
+}
+
+// watch resolves r.Rel beneath the watch dir without following a symlink,
+// checks that it is the directory the worker sent open, and watches it.
+// ESTALE tells the worker the path no longer leads to its directory (a
+// race with a rename that its queued events explain).
+func (h *helper) watch(r *request, dfd int) reply {
+	defer unix.Close(dfd)
+	path := r.Rel
+	if path == "" {
+		path = "."
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	var fd int
+	var err error
+	for tries := 0; ; tries++ {
+		fd, err = unix.Openat2(h.root, path, &how)
+		if (err != unix.EINTR && err != unix.EAGAIN) || tries == 100 {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP), errors.Is(err, unix.EXDEV):
+		return reply{Op: "reply", ID: r.ID, Errno: int(unix.ESTALE)}
+	case err != nil:
+		return reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)}
+	}
+	defer unix.Close(fd)
+	var have, want unix.Stat_t
+	if err := unix.Fstat(fd, &have); err != nil {
+		return reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)}
+	}
+	if err := unix.Fstat(dfd, &want); err != nil {
+		return reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)}
+	}
+	if have.Dev != want.Dev || have.Ino != want.Ino {
+		return reply{Op: "reply", ID: r.ID, Errno: int(unix.ESTALE)}
+	}
+	wd, err := unix.InotifyAddWatch(h.inotify, "/proc/self/fd/"+strconv.Itoa(fd), r.Mask)
+	if err != nil {
+		return reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)}
+	}
+	return reply{Op: "reply", ID: r.ID, WD: int32(wd)}
+}
+
+// exec starts the handler the invocation names, built from the helper's
+// own configuration, and answers with its handle; its end comes later as
+// an "exit" message.
+func (h *helper) exec(r *request, stderr *os.File) error {
+	if _, err := handlers.Argv(h.cfg.Handler, *r.Inv); err != nil {
+		stderr.Close()
+		return &ProtocolError{Err: err}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.mu.Lock()
+	h.issued++
+	handle := h.issued
+	h.running[handle] = cancel
+	h.mu.Unlock()
+	// The handle goes out before the exit can: the worker learns of the
+	// run before its end.
+	if err := h.send(reply{Op: "reply", ID: r.ID, Handle: handle}); err != nil {
+		cancel()
+		stderr.Close()
+		return err
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer stderr.Close()
+		exit, err := handlers.Local{Config: h.cfg.Handler}.Run(ctx, *r.Inv, r.Env, stderr)
+		h.mu.Lock()
+		delete(h.running, handle)
+		h.mu.Unlock()
+		cancel()
+		msg := reply{Op: "exit", Handle: handle, Code: exit.Code, Signal: exit.Signal}
+		if err != nil {
+			msg.Code, msg.Error = -1, err.Error()
+		}
+		h.send(msg)
+	}()
+	return nil
+}
+
+// kill ends the run of a handle. A handle never given out is a violation;
+// one that has ended already is not (the exit may be on its way).
+func (h *helper) kill(r *request) error {
+	h.mu.Lock()
+	cancel, running := h.running[r.Handle]
+	issued := r.Handle <= h.issued
+	h.mu.Unlock()
+	if !issued {
+		return &ProtocolError{Err: fmt.Errorf("kill of handle %d, never given out", r.Handle)}
+	}
+	if running {
+		cancel()
+	}
+	return h.send(reply{Op: "reply", ID: r.ID})
+}
+
+// stopHandlers kills every running handler and waits for them.
+func (h *helper) stopHandlers() {
+	h.mu.Lock()
+	for _, cancel := range h.running {
+		cancel()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+func (h *helper) send(r reply) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	h.sendMu.Lock()
+	defer h.sendMu.Unlock()
+	if err := unix.Sendmsg(h.sock, b, nil, nil, 0); err != nil && !errors.Is(err, unix.EPIPE) {
+		return fmt.Errorf("privilege separation: write to the worker: %w", err)
+	}
+	return nil
+}
+
+// parseRights returns the descriptors a datagram carried.
+func parseRights(oob []byte) ([]int, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, &ProtocolError{Err: fmt.Errorf("control message: %w", err)}
+	}
+	var fds []int
+	for _, m := range msgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return nil, &ProtocolError{Err: fmt.Errorf("control message: %w", err)}
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
+}
+
+func errnoOf(err error) int {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return int(errno)
+	}
+	if err != nil {
+		return int(unix.EIO)
+	}
+	return 0
+}
