@@ -143,16 +143,19 @@ func (a *Agent) send(r request) bool {
 
 // run is the state of one Run.
 type run struct {
-	cfg      Config
-	log      *slog.Logger
-	rules    *liveRules
-	status   *lifecycle.Status
-	w        *watcher.Watcher
-	agg      *aggregator.Aggregator
-	gate     *dispatch.Gate
-	progress *dispatch.Progress
-	stop     context.CancelFunc
-	ctx      context.Context // the run's: ends when the run stops
+	cfg    Config
+	log    *slog.Logger
+	rules  *liveRules
+	status *lifecycle.Status
+	// hooksOnce makes hooksProcess, which runs the exit hooks.
+	hooksOnce    sync.Once
+	hooksProcess handlers.Process
+	w            *watcher.Watcher
+	agg          *aggregator.Aggregator
+	gate         *dispatch.Gate
+	progress     *dispatch.Progress
+	stop         context.CancelFunc
+	ctx          context.Context // the run's: ends when the run stops
 
 	syncs atomic.Int64 // handler runs ended, failed or not
 
@@ -254,7 +257,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				// its own, as clsync runs it whatever ended the run.
 				// clsync skips it when the initial sync did not complete.
 				if cfg.Handler.ExitHook != "" {
-					handlers.RunHook(context.WithoutCancel(ctx), handlers.ProcessFor(cfg.Handler), log, "exit-hook")
+					handlers.RunHook(context.WithoutCancel(ctx), r.hooks(), log, "exit-hook")
 				}
 			}
 			return r.result()
@@ -389,8 +392,14 @@ func (r *run) preExit(ctx context.Context) bool {
 	}
 	r.preExitDone = true
 	r.status.Set("preexit")
-	handlers.RunHook(ctx, handlers.ProcessFor(r.cfg.Handler), r.log, "pre-exit-hook")
+	handlers.RunHook(ctx, r.hooks(), r.log, "pre-exit-hook")
 	return true
+}
+
+// hooks is the process that runs the exit hooks, made at the first one.
+func (r *run) hooks() handlers.Process {
+	r.hooksOnce.Do(func() { r.hooksProcess = handlers.ProcessFor(r.cfg.Handler) })
+	return r.hooksProcess
 }
 
 func (r *run) initialDone() bool {

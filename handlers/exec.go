@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/clsync-go/clsync/privsep"
+	"github.com/clsync-go/clsync/privsep/sandbox"
 )
 
 // ExitError is a handler run that ended with a non-zero exit code that is
@@ -38,9 +39,30 @@ type Process interface {
 // Local runs handlers from this process: in the watch dir, in a process
 // group of their own, as Config.Identity, with our stdout (as in clsync: a
 // dry run with -S echo prints there), killed if the agent dies.
-type Local struct{ Config Config }
+type Local struct {
+	Config   Config
+	launcher *sandbox.Launcher // nil without a sandbox
+}
 
-func (l Local) Run(ctx context.Context, inv Invocation, env []string, stderr io.Writer) (Exit, error) {
+// NewLocal is the Local for cfg; with a sandbox, its handlers are forked
+// from a thread of their own that carries it.
+func NewLocal(cfg Config) *Local {
+	l := &Local{Config: cfg}
+	if !cfg.Identity.Sandbox.IsZero() {
+		l.launcher = sandbox.NewLauncher(cfg.Identity.Sandbox)
+	}
+	return l
+}
+
+// Setup builds the sandbox now, while the privileges it needs are there.
+func (l *Local) Setup() error {
+	if l.launcher == nil {
+		return nil
+	}
+	return l.launcher.Setup()
+}
+
+func (l *Local) Run(ctx context.Context, inv Invocation, env []string, stderr io.Writer) (Exit, error) {
 	argv, err := Argv(l.Config, inv)
 	if err != nil {
 		return Exit{}, err
@@ -50,7 +72,7 @@ func (l Local) Run(ctx context.Context, inv Invocation, env []string, stderr io.
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = stderr
 	cmd.Env = append(os.Environ(), env...)
-	waited, err := privsep.Start(cmd)
+	waited, err := privsep.Start(cmd, l.launcher)
 	if err != nil {
 		return Exit{}, fmt.Errorf("start sync handler %s: %w", argv[0], err)
 	}

@@ -145,7 +145,7 @@ func ProcessFor(cfg Config) Process {
 	if cfg.Process != nil {
 		return cfg.Process
 	}
-	return Local{Config: cfg}
+	return NewLocal(cfg)
 }
 
 // optionVars resolves the template variables every mode knows.

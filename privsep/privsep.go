@@ -1,8 +1,8 @@
 // Package privsep decides the privileges of the processes clsync starts.
 // Credentials in Go are process-wide, so the agent never changes its own
-// thread's uid for a handler: a handler gets its ids, namespaces and
-// sandbox from the kernel at exec time, or from the exec shim
-// (privsep/sandbox) when a step needs code between fork and exec.
+// thread's uid for a handler: a handler gets its ids and namespaces from
+// the kernel at fork, and its sandbox from the thread it is forked from
+// (privsep/sandbox's Launcher).
 package privsep
 
 import (
@@ -22,8 +22,7 @@ type Identity struct {
 	Groups []uint32
 	// Detach are the namespaces of its own the handler gets.
 	Detach Namespaces
-	// Sandbox is applied by the exec shim; its ids are set from the
-	// fields above.
+	// Sandbox is what the handler's launcher confines it to.
 	Sandbox sandbox.Spec
 }
 
@@ -33,28 +32,16 @@ type Namespaces struct{ Net, IPC, UTS bool }
 // Any tells whether ns asks for a namespace.
 func (ns Namespaces) Any() bool { return ns.Net || ns.IPC || ns.UTS }
 
-// HandlerCommand is the command that runs argv as id: in a process group
-// of its own, so that stopping a sync kills everything it started, through
-// the exec shim when the sandbox asks for anything.
+// HandlerCommand is the command that runs argv as id, in a process group
+// of its own, so that stopping a sync kills everything it started. Start
+// it with id's launcher when id has a sandbox.
 func HandlerCommand(id Identity, argv []string) *exec.Cmd {
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	SetNamespaces(attr, id.Detach)
-	spec := id.Sandbox
-	if spec.IsZero() {
-		if id.SetUID || id.SetGID {
-			attr.Credential = credential(id)
-		}
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.SysProcAttr = attr
-		return cmd
-	}
 	if id.SetUID || id.SetGID {
-		c := credential(id)
-		spec.UID, spec.GID, spec.Groups, spec.SetIDs = c.Uid, c.Gid, c.Groups, true
+		attr.Credential = credential(id)
 	}
-	shim := sandbox.Command("/proc/self/exe", spec, argv)
-	cmd := exec.Command(shim[0], shim[1:]...)
-	cmd.Args[0] = argv[0]
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = attr
 	return cmd
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/clsync-go/clsync/agent"
 	"github.com/clsync-go/clsync/internal/cli"
-	"github.com/clsync-go/clsync/privsep/sandbox"
 	"github.com/clsync-go/clsync/privsep/split"
 )
 
@@ -37,11 +36,7 @@ func main() {
 		debug.SetGCPercent(gcPercent)
 	}
 	argv, worker := os.Args[1:], false
-	switch {
-	case len(argv) > 0 && argv[0] == sandbox.ExecCommand:
-		// The exec shim between the fork of a handler and its exec.
-		os.Exit(sandbox.Main(argv[1:]))
-	case len(argv) > 0 && argv[0] == split.WorkerCommand:
+	if len(argv) > 0 && argv[0] == split.WorkerCommand {
 		argv, worker = argv[1:], true
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -98,7 +98,7 @@ func ids4(id uint32) [4]uint32 { return [4]uint32{id, id, id, id} }
 
 func TestSplitMirrorsAndConfines(t *testing.T) {
 	src, dst := rootOnlyTree(t)
-	a := startAgent(t, "-Mrsyncdirect", "-S", "rsync", "-W", src, "-D", dst, "-w0", "-t0", "-T0", "--splitting=process")
+	a := startAgent(t, "-Mrsyncdirect", "-S", "rsync", "-W", src, "-D", dst, "-w0", "-t0", "-T0", "--splitting=process", "--seccomp-filter")
 	waitTreesEqual(t, a, src, dst)
 	sh(t, src, "mkdir -p c/d && echo x > c/d/f && mv a/b c/b2 && rm a/secret && echo y > top")
 	waitTreesEqual(t, a, src, dst)
@@ -116,6 +116,8 @@ func TestSplitMirrorsAndConfines(t *testing.T) {
 			return "capabilities beyond CAP_DAC_READ_SEARCH"
 		case th.NoNewPrivs != 1:
 			return "no_new_privs not set"
+		case th.Seccomp != 2:
+			return "no seccomp filter"
 		}
 		return ""
 	})
@@ -198,7 +200,7 @@ func TestSplitHandlerIdentity(t *testing.T) {
 			return ""
 		}},
 		{"sandboxed handler", []string{"--landlock", "--detach-network=everywhere", "--detach-miscellanea"}, func(th proctest.Thread) string {
-			if th.Uid != ids4(0) || th.CapBnd&^uint64(caps.RootHandler) != 0 || th.NoNewPrivs != 1 {
+			if th.Uid != ids4(0) || th.CapBnd&^uint64(caps.RootHandler) != 0 || th.CapEff&^uint64(caps.RootHandler) != 0 {
 				return "not confined"
 			}
 			return ""

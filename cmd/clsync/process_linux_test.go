@@ -14,16 +14,14 @@ import (
 	"time"
 
 	"github.com/clsync-go/clsync/internal/treecmp"
-	"github.com/clsync-go/clsync/privsep/sandbox"
 	"github.com/clsync-go/clsync/privsep/split"
 )
 
 // TestMain lets a test start this test binary as the clsync program, so
 // signals reach a real process: CLSYNC_TEST_AS_MAIN=1 runs main().
 func TestMain(m *testing.M) {
-	// The worker of --splitting=process and the handlers' exec shim are
-	// this binary run again.
-	if os.Getenv("CLSYNC_TEST_AS_MAIN") == "1" || len(os.Args) > 1 && (os.Args[1] == split.WorkerCommand || os.Args[1] == sandbox.ExecCommand) {
+	// The worker of --splitting=process is this binary run again.
+	if os.Getenv("CLSYNC_TEST_AS_MAIN") == "1" || len(os.Args) > 1 && os.Args[1] == split.WorkerCommand {
 		main()
 		return
 	}

@@ -147,9 +147,13 @@ func (s *Settings) handlerIdentity() privsep.Identity {
 			}
 		}
 	}
-	if !spec.IsZero() && os.Geteuid() == 0 {
-		// A root handler keeps what mirroring needs, not all of root.
-		spec.Bounding = uint64(caps.RootHandler)
+	if !spec.IsZero() {
+		// A handler that is not root gains nothing from setuid programs;
+		// a root one keeps what mirroring needs, not all of root.
+		spec.NoNewPrivs = id.SetUID && id.UID != 0 || !id.SetUID && os.Getuid() != 0
+		if os.Geteuid() == 0 {
+			spec.Bounding = uint64(caps.RootHandler)
+		}
 	}
 	id.Sandbox = spec
 	return id
@@ -182,11 +186,10 @@ func (s *Settings) helperDrop() func() error {
 	id := s.handlerIdentity()
 	keep := s.caps
 	bounding := caps.RootHandler
-	if id.Detach.Any() || id.Sandbox.MountNamespace() {
+	// Handlers' namespaces need CAP_SYS_ADMIN at fork; the sandbox's
+	// thread is built before the drop and needs nothing after it.
+	if id.Detach.Any() {
 		keep |= 1 << caps.CAP_SYS_ADMIN
-	}
-	if !id.Sandbox.IsZero() {
-		bounding |= 1<<caps.CAP_SYS_ADMIN | 1<<caps.CAP_SETPCAP | 1<<caps.CAP_SYS_CHROOT
 	}
 	uid, gid := os.Getuid(), os.Getgid()
 	if s.PrivilegedUID.Set {

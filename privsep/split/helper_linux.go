@@ -27,6 +27,8 @@ type helper struct {
 	inotify  int
 	root     int
 	listsDir string
+	// local starts the handlers.
+	local *handlers.Local
 	// privateDir holds the private lists dir, when we made it.
 	privateDir string
 	status     *lifecycle.Status
@@ -72,6 +74,12 @@ func Serve(ctx context.Context, cfg HelperConfig, signals <-chan os.Signal) (int
 	defer h.close()
 	worker, workerEnd, err := h.startWorker()
 	if err != nil {
+		return 0, err
+	}
+	// The handlers' sandbox is built with the privileges it needs.
+	if err := h.local.Setup(); err != nil {
+		worker.Process.Kill()
+		<-workerEnd
 		return 0, err
 	}
 	if cfg.Drop != nil {
@@ -155,6 +163,7 @@ func (h *helper) open() error {
 		}
 		h.cfg.Handler = handlers.WithListsDir(h.cfg.Handler, h.listsDir)
 	}
+	h.local = handlers.NewLocal(h.cfg.Handler)
 	return nil
 }
 
@@ -196,7 +205,7 @@ func (h *helper) startWorker() (*exec.Cmd, <-chan int, error) {
 	if id.ReadTree {
 		cmd.SysProcAttr.AmbientCaps = append(cmd.SysProcAttr.AmbientCaps, unix.CAP_DAC_READ_SEARCH)
 	}
-	waited, err := privsep.Start(cmd)
+	waited, err := privsep.Start(cmd, nil)
 	// Our copies: the worker has its own, and its end must close with it.
 	h.workerSock.Close()
 	h.workerSock = nil
@@ -358,7 +367,7 @@ func (h *helper) exec(r *request, stderr *os.File) error {
 	go func() {
 		defer h.wg.Done()
 		defer stderr.Close()
-		exit, err := handlers.Local{Config: h.cfg.Handler}.Run(ctx, *r.Inv, r.Env, stderr)
+		exit, err := h.local.Run(ctx, *r.Inv, r.Env, stderr)
 		h.mu.Lock()
 		delete(h.running, handle)
 		h.mu.Unlock()

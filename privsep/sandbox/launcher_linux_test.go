@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,18 +34,78 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// TestMain lets the test binary stand in for the agent (shimMain).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == testShim {
+		os.Exit(shimMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+// shimSpec is a Spec and the ids the handler runs as, which the agent
+// sets in SysProcAttr.Credential.
+type shimSpec struct {
+	Spec
+	SetIDs   bool
+	UID, GID uint32
+	Groups   []uint32
+}
+
+// testShim makes the test binary stand in for the agent (see TestMain): it
+// starts argv from a Launcher, as the agent does, and exits with its code.
+const testShim = "__sandboxed"
+
+// shimCommand is the argv that runs argv under s through the test binary.
+func shimCommand(self string, s any, argv []string) []string {
+	spec, ok := s.(shimSpec)
+	if !ok {
+		spec = shimSpec{Spec: s.(Spec)}
+	}
+	enc, _ := json.Marshal(spec)
+	return append([]string{self, testShim, string(enc), "--"}, argv...)
+}
+
+// shimMain is the test binary as the agent: a Launcher for the spec in
+// args[0] starts args[2:], with the ids as Credential.
+func shimMain(args []string) int {
+	var s shimSpec
+	if len(args) < 3 || args[1] != "--" || json.Unmarshal([]byte(args[0]), &s) != nil {
+		fmt.Fprintln(os.Stderr, "usage: __sandboxed SPEC -- PROGRAM [ARG...]")
+		return 2
+	}
+	cmd := exec.Command(args[2], args[3:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if s.SetIDs {
+		groups := s.Groups
+		if groups == nil {
+			groups = []uint32{}
+		}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID, Groups: groups}
+	}
+	if err := NewLauncher(s.Spec).Run(cmd.Start); err != nil {
+		fmt.Fprintf(os.Stderr, "clsync: %v\n", err)
+		return exitCannotRun
+	}
+	cmd.Wait()
+	return cmd.ProcessState.ExitCode()
+}
+
+// exitCannotRun is the stand-in's exit code when the handler could not
+// start, the shell's code for "found but could not execute".
+const exitCannotRun = 126
+
 // shimArgv is the argv that runs argv under s through the test binary.
-func shimArgv(t *testing.T, s Spec, argv ...string) []string {
+func shimArgv(t *testing.T, s any, argv ...string) []string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Command(self, s, argv)
+	return shimCommand(self, s, argv)
 }
 
-// runArgv runs a full argv as the agent would and returns its combined
-// output and exit code.
+// runArgv runs a full argv and returns its combined output and exit code.
 func runArgv(t *testing.T, attr *syscall.SysProcAttr, argv []string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -62,15 +123,10 @@ func runArgv(t *testing.T, attr *syscall.SysProcAttr, argv []string) (string, in
 	}
 }
 
-// runShim runs argv under s through the shim, with the mount namespace flag
-// the agent sets.
-func runShim(t *testing.T, s Spec, argv ...string) (string, int) {
+// runShim runs argv under s (a Spec or a shimSpec) through the stand-in.
+func runShim(t *testing.T, s any, argv ...string) (string, int) {
 	t.Helper()
-	attr := &syscall.SysProcAttr{}
-	if s.MountNamespace() {
-		attr.Unshareflags = syscall.CLONE_NEWNS
-	}
-	return runArgv(t, attr, shimArgv(t, s, argv...))
+	return runArgv(t, nil, shimArgv(t, s, argv...))
 }
 
 // lastLine is the last unindented line of an output, where shell tools and
@@ -85,27 +141,10 @@ func lastLine(s string) string {
 	return ""
 }
 
-func TestMainErrors(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		argv []string
-		want string
-	}{
-		{"bad spec", []string{"{", "--", "true"}, "clsync: handler sandbox: spec: "},
-		{"no argv", []string{"{}", "--"}, "clsync: handler sandbox: usage: "},
-		{"unknown field", []string{`{"Chroot":"/","Bogus":1}`, "--", "true"}, `unknown field "Bogus"`},
-		{"bad pivot mode", shimArgv(t, Spec{Chroot: "/x", PivotRoot: "sideways"}, "true")[2:], `pivot-root "sideways"`},
-		{"pivot without chroot", shimArgv(t, Spec{PivotRoot: PivotAuto}, "true")[2:], "pivot-root auto needs a chroot"},
-		{"relative path", shimArgv(t, Spec{Landlock: true, WriteDirs: []string{"dst"}}, "true")[2:], `"dst" is not an absolute path`},
-		{"missing program", shimArgv(t, Spec{}, "clsync-no-such-handler")[2:], "exec clsync-no-such-handler: "},
-	} {
-		self, _ := os.Executable()
-		out, code := runArgv(t, nil, append([]string{self, ExecCommand}, c.argv...))
-		t.Logf("%-20s exit %d: %s", c.name, code, strings.TrimSpace(out))
-		if code != exitCannotRun || !strings.Contains(out, c.want) || strings.Count(out, "\n") != 1 ||
-			!strings.HasPrefix(out, "clsync: handler sandbox: ") {
-			t.Errorf("%s: exit %d, output %q; want 126 and one line with %q", c.name, code, out, c.want)
-		}
+func TestLauncherRefusesABadSpec(t *testing.T) {
+	out, code := runShim(t, Spec{Landlock: true, WriteDirs: []string{"dst"}}, "true")
+	if code != exitCannotRun || !strings.Contains(out, `"dst" is not an absolute path`) {
+		t.Errorf("exit %d, output %q; want 126 and the reason", code, out)
 	}
 }
 
@@ -265,9 +304,9 @@ func TestHostileHandler(t *testing.T) {
 	tmpTarget := filepath.Join("/tmp", fmt.Sprintf("clsync-sandbox-pwned-%d", os.Getpid()))
 	t.Cleanup(func() { os.Remove(tmpTarget) })
 
-	asRoot := Spec{Landlock: true, ReadOnlyRoot: true, ReadDirs: []string{src}, WriteDirs: []string{dst}, Bounding: rootHandlerCaps}
+	asRoot := shimSpec{Spec: Spec{Landlock: true, ReadOnlyRoot: true, ReadDirs: []string{src}, WriteDirs: []string{dst}, Bounding: rootHandlerCaps}}
 	asNobody := asRoot
-	asNobody.Bounding, asNobody.SetIDs, asNobody.UID, asNobody.GID = 0, true, nobody, nobody
+	asNobody.Bounding, asNobody.NoNewPrivs, asNobody.SetIDs, asNobody.UID, asNobody.GID = 0, true, true, nobody, nobody
 
 	// The job the sandbox is for.
 	out, code := runShim(t, asRoot, "rsync", "-a", src+"/", dst+"/")
@@ -286,9 +325,10 @@ func TestHostileHandler(t *testing.T) {
 	a := filepath.Join(src, "a")
 	for _, who := range []struct {
 		name string
-		spec Spec
+		spec shimSpec
 		uid  string
-	}{{"root", asRoot, "0"}, {"nobody", asNobody, strconv.Itoa(nobody)}} {
+		nnp  string // a root handler goes without no_new_privs (see Spec)
+	}{{"root", asRoot, "0", "0"}, {"nobody", asNobody, strconv.Itoa(nobody), "1"}} {
 		// What must keep working.
 		for _, ok := range []struct {
 			name string
@@ -297,7 +337,7 @@ func TestHostileHandler(t *testing.T) {
 		}{
 			{"read a file in src", []string{"cat", a}, "alpha"},
 			{"write in dst", sh("echo ok > " + dst + "/.probe && cat " + dst + "/.probe && rm " + dst + "/.probe"), "ok"},
-			{"own status", []string{"cat", "/proc/self/status"}, "NoNewPrivs:\t1"},
+			{"own status", []string{"cat", "/proc/self/status"}, "NoNewPrivs:\t" + who.nnp},
 		} {
 			out, code := runShim(t, who.spec, ok.argv...)
 			seen := lastLine(out)
@@ -421,9 +461,9 @@ func TestCredsAndBounding(t *testing.T) {
 		t.Fatal(err)
 	}
 	ambient := []uintptr{unix.CAP_NET_RAW, unix.CAP_SYS_ADMIN}
-	status := func(s Spec) string {
+	status := func(s any) string {
 		t.Helper()
-		out, code := runArgv(t, &syscall.SysProcAttr{AmbientCaps: ambient}, Command(self, s, []string{"cat", "/proc/self/status"}))
+		out, code := runArgv(t, &syscall.SysProcAttr{AmbientCaps: ambient}, shimCommand(self, s, []string{"cat", "/proc/self/status"}))
 		if code != 0 {
 			t.Fatalf("%+v: exit %d: %s", s, code, out)
 		}
@@ -461,7 +501,7 @@ func TestCredsAndBounding(t *testing.T) {
 		groups []uint32
 		want   string
 	}{{nil, ""}, {[]uint32{100, 4}, "4 100"}} {
-		st = status(Spec{SetIDs: true, UID: nobody, GID: nobody, Groups: c.groups})
+		st = status(shimSpec{Spec: Spec{NoNewPrivs: true}, SetIDs: true, UID: nobody, GID: nobody, Groups: c.groups})
 		logCaps(fmt.Sprintf("nobody, groups %v:", c.groups), st)
 		all := "65534\t65534\t65534\t65534"
 		if statusField(st, "Uid") != all || statusField(st, "Gid") != all {
@@ -634,7 +674,7 @@ func TestChrootPivot(t *testing.T) {
 	mountsBefore := hostMounts(t)
 	const tree = "bin data dev marker out proc"
 
-	check := func(name string, s Spec, argv []string, want ...string) {
+	check := func(name string, s any, argv []string, want ...string) {
 		t.Helper()
 		out, code := runShim(t, s, argv...)
 		t.Logf("%s: exit %d\n%s", name, code, strings.TrimSpace(out))
@@ -698,8 +738,8 @@ func TestChrootPivot(t *testing.T) {
 
 	// Everything together, as nobody: Landlock and the read-only root in
 	// the new root, devices from the host.
-	all := Spec{Chroot: root, PivotRoot: PivotAuto, ReadOnlyRoot: true, ForbidDevices: true,
-		Landlock: LandlockABI() > 0, ReadDirs: []string{"/data"}, WriteDirs: []string{"/out"},
+	all := shimSpec{Spec: Spec{Chroot: root, PivotRoot: PivotAuto, ReadOnlyRoot: true, ForbidDevices: true,
+		Landlock: LandlockABI() > 0, ReadDirs: []string{"/data"}, WriteDirs: []string{"/out"}, NoNewPrivs: true},
 		SetIDs: true, UID: nobody, GID: nobody}
 	want := []string{"uid: ok 65534", "write:/out/y ok", "write:/x err", "read:/data/f ok data", "stat:/dev/null ok", "stat:/dev/kmsg err"}
 	if all.Landlock {
@@ -834,4 +874,30 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// A tree mirrored from /dev/shm stays reachable under ForbidDevices (with
+// Landlock and a read-only root, as --secure-splitting --landlock runs).
+func TestForbidDevicesKeepsTreesUnderDev(t *testing.T) {
+	needRoot(t)
+	base, err := os.MkdirTemp("/dev/shm", "clsync-sandbox-")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	for _, d := range []string{src, dst} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustWrite(t, filepath.Join(src, "f"), "x", 0o644)
+	s := Spec{ForbidDevices: true, Landlock: true, ReadOnlyRoot: true, ReadDirs: []string{src}, WriteDirs: []string{dst}}
+	out, code := runShim(t, s, "/bin/sh", "-c", "cp "+src+"/f "+dst+"/f && test ! -e /dev/kmsg")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(dst, "f")); err != nil || string(data) != "x" {
+		t.Fatalf("the handler did not copy into the destination under /dev/shm: %q, %v", data, err)
+	}
 }

@@ -5,17 +5,15 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -40,7 +38,7 @@ func (s Spec) validate() error {
 	if s.Chroot == "" && s.PivotRoot != "" && s.PivotRoot != PivotOff {
 		return fmt.Errorf("pivot-root %s needs a chroot directory", s.PivotRoot)
 	}
-	// Relative paths would depend on the shim's working directory, which
+	// Relative paths would depend on the launcher thread's working directory, which
 	// the pivot changes.
 	for _, list := range [][]string{{s.Chroot}, s.ReadDirs, s.WriteDirs, s.Mountpoints} {
 		for _, p := range list {
@@ -61,45 +59,9 @@ func LandlockABI() int {
 	return v
 }
 
-// Main is the shim: it applies the Spec in args and execs the handler. It
-// returns only on error, with exit code 126 after one line on stderr.
-//
-// Capability sets, the bounding set, no_new_privs, Landlock and (after our
-// unshare) the mount namespace, root and working directory belong to the
-// calling thread, and execve keeps only the calling thread: so everything
-// happens on one locked thread, which is never unlocked.
-func Main(args []string) int {
-	runtime.LockOSThread()
-	s, argv, err := parseArgs(args)
-	if err == nil {
-		err = s.validate()
-	}
-	if err == nil {
-		err = run(s, argv)
-	}
-	return fail(err)
-}
-
-// parseArgs splits [spec, "--", argv...].
-func parseArgs(args []string) (Spec, []string, error) {
-	var s Spec
-	if len(args) < 3 || args[1] != "--" {
-		return s, nil, errors.New("usage: __exec SPEC -- PROGRAM [ARG...]")
-	}
-	dec := json.NewDecoder(strings.NewReader(args[0]))
-	// The agent and the shim are one binary: an unknown field is a bug,
-	// not something to ignore.
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, nil, fmt.Errorf("spec: %w", err)
-	}
-	return s, args[2:], nil
-}
-
-// run applies s in order: mounts (they need root), the bounding set (it
-// needs CAP_SETPCAP), the ids, then Landlock, and execs argv. It returns
-// only on error.
-func run(s Spec, argv []string) error {
+// confine applies s to the calling thread, in order: mounts (they need
+// root), the bounding set (it needs CAP_SETPCAP), no_new_privs, Landlock.
+func confine(s Spec) error {
 	var devices []deviceClone
 	if s.MountNamespace() {
 		if err := privateMountNamespace(); err != nil {
@@ -129,7 +91,7 @@ func run(s Spec, argv []string) error {
 		}
 	}
 	if s.ForbidDevices {
-		if err := forbidDevices(devices); err != nil {
+		if err := forbidDevices(devices, append(slices.Clone(s.ReadDirs), s.WriteDirs...)); err != nil {
 			return err
 		}
 	}
@@ -140,17 +102,16 @@ func run(s Spec, argv []string) error {
 	}
 	ruleset, flags := -1, uint32(0)
 	if s.Landlock {
-		// Built while the shim is still root and after the pivot: the
-		// rule paths are opened in the new root, and the handler's uid
-		// need not be able to reach them.
+		// Built after the pivot: the rule paths are opened in the new
+		// root, by root, so the handler's uid need not reach them.
 		var err error
 		if ruleset, flags, err = landlockRuleset(s); err != nil {
 			return err
 		}
 	}
-	if s.SetIDs {
-		if err := setIDs(s.UID, s.GID, s.Groups); err != nil {
-			return err
+	if s.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
 	if ruleset >= 0 {
@@ -158,7 +119,7 @@ func run(s Spec, argv []string) error {
 			return err
 		}
 	}
-	return execHandler(argv)
+	return nil
 }
 
 // privateMountNamespace gives this thread a mount namespace of its own and
@@ -374,7 +335,7 @@ type deviceClone struct {
 // cloneDevices takes detached bind mounts of the host device nodes a
 // handler keeps under ForbidDevices (runc's default set, which shell
 // scripts and rsync live with), skipping what is missing or is no character
-// device. The fds are close-on-exec: the shim execs or exits soon.
+// device. The fds are close-on-exec and closed once attached.
 func cloneDevices() ([]deviceClone, error) {
 	var out []deviceClone
 	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -395,13 +356,31 @@ func cloneDevices() ([]deviceClone, error) {
 // forbidDevices sets nodev on every mount, then puts a tmpfs holding only
 // the cloned nodes on /dev (when the root has a /dev) and makes it
 // read-only. The clones keep the host's flags, so those nodes still work.
-func forbidDevices(devices []deviceClone) error {
+// The directories of keep below /dev (a tree mirrored from /dev/shm) are
+// cloned first and put back in the new /dev, as they were.
+func forbidDevices(devices []deviceClone, keep []string) error {
 	if err := setMountAttr("/", unix.AT_RECURSIVE, unix.MOUNT_ATTR_NODEV); err != nil {
 		return fmt.Errorf("forbid-devices: %w", err)
 	}
 	if st, err := os.Stat("/dev"); err != nil || !st.IsDir() {
 		// A root without /dev: nodev alone refuses every device.
 		return nil
+	}
+	var under []string
+	for _, d := range keep {
+		if strings.HasPrefix(d, "/dev/") {
+			under = append(under, d)
+		}
+	}
+	// Parents first: a nested directory lands on its parent's clone.
+	slices.SortFunc(under, func(a, b string) int { return len(a) - len(b) })
+	clones := make([]int, len(under))
+	for i, d := range under {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, d, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		if err != nil {
+			return fmt.Errorf("forbid-devices: clone %s: %w", d, err)
+		}
+		clones[i] = fd
 	}
 	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755,size=64k"); err != nil {
 		return fmt.Errorf("forbid-devices: mount tmpfs on /dev: %w", err)
@@ -422,6 +401,14 @@ func forbidDevices(devices []deviceClone) error {
 		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
 	} {
 		if err := os.Symlink(target, "/dev/"+name); err != nil {
+			return fmt.Errorf("forbid-devices: %w", err)
+		}
+	}
+	for i, d := range under {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("forbid-devices: %w", err)
+		}
+		if err := attach(clones[i], d); err != nil {
 			return fmt.Errorf("forbid-devices: %w", err)
 		}
 	}
@@ -463,25 +450,6 @@ func cutBounding(keep uint64) error {
 	return nil
 }
 
-// setIDs changes the groups and ids; Go's syscall package applies them to
-// every thread of the process.
-func setIDs(uid, gid uint32, groups []uint32) error {
-	gs := make([]int, len(groups))
-	for i, g := range groups {
-		gs[i] = int(g)
-	}
-	if err := syscall.Setgroups(gs); err != nil {
-		return fmt.Errorf("setgroups %v: %w", groups, err)
-	}
-	if err := syscall.Setresgid(int(gid), int(gid), int(gid)); err != nil {
-		return fmt.Errorf("setresgid %d: %w", gid, err)
-	}
-	if err := syscall.Setresuid(int(uid), int(uid), int(uid)); err != nil {
-		return fmt.Errorf("setresuid %d: %w", uid, err)
-	}
-	return nil
-}
-
 // landlockRuleset builds the handler's ruleset; fd is -1 when the kernel
 // has no Landlock (best effort).
 func landlockRuleset(s Spec) (fd int, flags uint32, err error) {
@@ -502,9 +470,9 @@ func landlockRuleset(s Spec) (fd int, flags uint32, err error) {
 		// What a dynamically linked program or a shell script needs to
 		// read and execute; what is missing (in a chroot) is skipped.
 		landlock.RODirs("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc").IgnoreIfMissing(),
-		// /proc/self is resolved here, in the shim, whose pid the handler
-		// keeps across exec.
-		landlock.RODirs("/proc/self").IgnoreIfMissing(),
+		// Each handler is its own process: /proc/self would name the
+		// agent's. The kernel's own checks still guard other processes.
+		landlock.RODirs("/proc").IgnoreIfMissing(),
 		landlock.RWFiles("/dev/null").IgnoreIfMissing(),
 		landlock.ROFiles("/dev/zero", "/dev/random", "/dev/urandom").IgnoreIfMissing(),
 		landlock.RODirs(s.ReadDirs...),
@@ -517,29 +485,68 @@ func landlockRuleset(s Spec) (fd int, flags uint32, err error) {
 	return fd, flags, nil
 }
 
-// restrictSelf puts this thread, and so the handler it becomes, into the
-// ruleset's domain. no_new_privs is required for that without
-// CAP_SYS_ADMIN, and keeps setuid programs from escaping the domain.
+// restrictSelf puts this thread, and so every handler it forks, into the
+// ruleset's domain (without no_new_privs, the thread needs CAP_SYS_ADMIN).
+// A setuid program a handler runs stays in the domain too.
 func restrictSelf(ruleset int, flags uint32) error {
 	defer unix.Close(ruleset)
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("landlock: no_new_privs: %w", err)
-	}
 	if err := llsyscall.LandlockRestrictSelf(ruleset, flags); err != nil {
 		return fmt.Errorf("landlock: restrict: %w", err)
 	}
 	return nil
 }
 
-// execHandler replaces the shim with argv, looked up in PATH like execvp
-// (a relative PATH entry included, as C clsync's execvp allowed).
-func execHandler(argv []string) error {
-	path, err := exec.LookPath(argv[0])
-	if err != nil && !errors.Is(err, exec.ErrDot) {
-		return fmt.Errorf("exec %s: %w", argv[0], err)
+// Launcher starts processes from one OS thread that carries a Spec: its
+// mount namespace, root, bounding set, no_new_privs and Landlock domain are
+// set up once, on that thread only, and every process forked from it
+// inherits them. The thread does nothing else and lives as long as the
+// process, so a parent-death signal tied to it fires only when the agent
+// is gone.
+type Launcher struct {
+	spec Spec
+	once sync.Once
+	err  error
+	work chan func()
+}
+
+// NewLauncher makes the launcher for s; its thread is set up by Setup or
+// the first Run.
+func NewLauncher(s Spec) *Launcher { return &Launcher{spec: s, work: make(chan func())} }
+
+// Setup sets the thread up now: before the agent drops the privileges that
+// the mount steps and the bounding set need.
+func (l *Launcher) Setup() error {
+	l.once.Do(func() {
+		ready := make(chan error)
+		go func() {
+			// Never unlocked: a goroutine that ends locked takes its
+			// thread with it, so no other goroutine ever runs on it.
+			runtime.LockOSThread()
+			err := l.spec.validate()
+			if err == nil {
+				err = confine(l.spec)
+			}
+			if err != nil {
+				ready <- fmt.Errorf("handler sandbox: %w", err)
+				return
+			}
+			ready <- nil
+			for f := range l.work {
+				f()
+			}
+		}()
+		l.err = <-ready
+	})
+	return l.err
+}
+
+// Run runs f on the launcher's thread: f starts the process (exec.Cmd's
+// Start forks from the calling thread).
+func (l *Launcher) Run(f func() error) error {
+	if err := l.Setup(); err != nil {
+		return err
 	}
-	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
-		return fmt.Errorf("exec %s: %w", path, err)
-	}
-	return nil
+	done := make(chan error)
+	l.work <- func() { done <- f() }
+	return <-done
 }
