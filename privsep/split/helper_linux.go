@@ -32,24 +32,18 @@ type helper struct {
 	// privateDir holds the private lists dir, when we made it.
 	privateDir string
 	status     *lifecycle.Status
-	// workerSock is the worker's end until the worker has it.
-	workerSock *os.File
+	// watchSock carries the watch requests, synchronously.
+	watchSock int
+	// workerSock and workerWatchSock are the worker's ends until the
+	// worker has them.
+	workerSock, workerWatchSock *os.File
 	// inotifyFile holds h.inotify for the worker's ExtraFiles.
 	inotifyFile *os.File
-
-	sendMu sync.Mutex
 
 	mu      sync.Mutex
 	issued  uint64                        // handles given out so far
 	running map[uint64]context.CancelFunc // by handle
 	wg      sync.WaitGroup
-}
-
-// message is one datagram read from the worker.
-type message struct {
-	data []byte
-	fds  []int
-	err  error
 }
 
 // Serve starts the worker and serves it until it exits, forwarding
@@ -89,8 +83,11 @@ func Serve(ctx context.Context, cfg HelperConfig, signals <-chan os.Signal) (int
 			return 0, err
 		}
 	}
-	msgs := make(chan message)
-	go h.read(msgs)
+	// Each socket is read and served by a goroutine of its own; the first
+	// error (a violation, or the worker's end closing) ends the run.
+	errs := make(chan error, 2)
+	go func() { errs <- h.read(h.sock, false) }()
+	go func() { errs <- h.read(h.watchSock, true) }()
 	done := ctx.Done()
 	for {
 		select {
@@ -102,24 +99,18 @@ func Serve(ctx context.Context, cfg HelperConfig, signals <-chan os.Signal) (int
 		case code := <-workerEnd:
 			h.stopHandlers()
 			return code, nil
-		case m := <-msgs:
-			if m.err == nil {
-				m.err = h.serve(m)
-			}
-			var perr *ProtocolError
-			switch {
-			case errors.As(m.err, &perr):
+		case err := <-errs:
+			if perr := (*ProtocolError)(nil); errors.As(err, &perr) {
 				worker.Process.Signal(syscall.SIGKILL)
 				h.stopHandlers()
 				<-workerEnd
-				return 0, m.err
-			case m.err != nil:
-				// The worker closed its end: it is exiting, with the
-				// code we return.
-				code := <-workerEnd
-				h.stopHandlers()
-				return code, nil
+				return 0, err
 			}
+			// The worker closed its end: it is exiting, with the code
+			// we return.
+			code := <-workerEnd
+			h.stopHandlers()
+			return code, nil
 		}
 	}
 }
@@ -127,18 +118,14 @@ func Serve(ctx context.Context, cfg HelperConfig, signals <-chan os.Signal) (int
 // open makes the socket pair, the inotify instance, the handle on the
 // watch dir every watch is resolved beneath, and the private lists dir.
 func (h *helper) open() error {
-	h.sock, h.inotify, h.root = -1, -1, -1
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("privilege separation: socketpair: %w", err)
+	h.sock, h.watchSock, h.inotify, h.root = -1, -1, -1, -1
+	var err error
+	if h.sock, h.workerSock, err = socketPair("worker socket"); err != nil {
+		return err
 	}
-	h.sock = fds[0]
-	for _, fd := range fds {
-		// A datagram must fit the socket's buffer whole.
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4*maxMessage)
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4*maxMessage)
+	if h.watchSock, h.workerWatchSock, err = socketPair("worker watch socket"); err != nil {
+		return err
 	}
-	h.workerSock = os.NewFile(uintptr(fds[1]), "worker socket")
 	if h.inotify, err = unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC); err != nil {
 		return fmt.Errorf("privilege separation: inotify_init1: %w", err)
 	}
@@ -171,13 +158,15 @@ func (h *helper) close() {
 	if h.inotifyFile != nil {
 		h.inotifyFile.Close()
 	}
-	for _, fd := range []int{h.sock, h.root} {
+	for _, fd := range []int{h.sock, h.watchSock, h.root} {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
 	}
-	if h.workerSock != nil {
-		h.workerSock.Close()
+	for _, f := range []*os.File{h.workerSock, h.workerWatchSock} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	if h.privateDir != "" && !h.cfg.KeepLists {
 		if err := os.RemoveAll(h.privateDir); err != nil {
@@ -186,15 +175,31 @@ func (h *helper) close() {
 	}
 }
 
+// socketPair is a SOCK_SEQPACKET pair: our end, and the worker's as a
+// file for its ExtraFiles.
+func socketPair(name string) (int, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, fmt.Errorf("privilege separation: socketpair: %w", err)
+	}
+	for _, fd := range fds {
+		// A datagram must fit the socket's buffer whole.
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4*maxMessage)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4*maxMessage)
+	}
+	return fds[0], os.NewFile(uintptr(fds[1]), name), nil
+}
+
 // startWorker re-executes us as the worker: fd 3 the socket, fd 4 the
 // inotify instance (read only by the worker: the helper adds the
-// watches). The channel delivers its exit code.
+// watches), fd 5 the socket for watches alone, where every request is
+// answered before the next comes (the walk waits for each watch). The channel delivers its exit code.
 func (h *helper) startWorker() (*exec.Cmd, <-chan int, error) {
 	cmd := exec.Command("/proc/self/exe", append([]string{WorkerCommand}, h.cfg.Argv...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = h.cfg.Env
 	cmd.Args[0] = os.Args[0] // what ps shows
-	cmd.ExtraFiles = []*os.File{h.workerSock, h.inotifyFile}
+	cmd.ExtraFiles = []*os.File{h.workerSock, h.inotifyFile, h.workerWatchSock}
 	id := h.cfg.Worker
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: []uint32{}},
@@ -208,11 +213,12 @@ func (h *helper) startWorker() (*exec.Cmd, <-chan int, error) {
 	waited, err := privsep.Start(cmd, nil)
 	// Our copies: the worker has its own, and its end must close with it.
 	h.workerSock.Close()
-	h.workerSock = nil
+	h.workerWatchSock.Close()
+	h.workerSock, h.workerWatchSock = nil, nil
 	if err != nil {
 		return nil, nil, fmt.Errorf("privilege separation: start the worker: %w", err)
 	}
-	if err := h.send(reply{Op: "hello", Version: version, ListsDir: h.listsDir}); err != nil {
+	if err := h.send(h.sock, reply{Op: "hello", Version: version, ListsDir: h.listsDir}); err != nil {
 		cmd.Process.Kill()
 		<-waited
 		return nil, nil, fmt.Errorf("privilege separation: greet the worker: %w", err)
@@ -233,65 +239,69 @@ func exitCodeOf(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// read delivers the worker's datagrams until its end closes.
-func (h *helper) read(out chan<- message) {
+// read serves the requests of one socket until its end closes or one is a
+// violation; the watch socket carries watches alone, the other everything
+// else.
+func (h *helper) read(sock int, watches bool) error {
 	buf := make([]byte, maxMessage+1)
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	for {
-		n, oobn, flags, _, err := unix.Recvmsg(h.sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
-		}
-		m := message{}
+		n, oobn, flags, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		switch {
+		case err == unix.EINTR:
+			continue
 		case err != nil:
-			m.err = fmt.Errorf("privilege separation: read from the worker: %w", err)
+			return fmt.Errorf("privilege separation: read from the worker: %w", err)
 		case n == 0 && oobn == 0:
-			m.err = errors.New("worker closed its end")
-		default:
-			m.fds, m.err = parseRights(oob[:oobn])
-			if m.err == nil && (flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > maxMessage) {
-				m.err = &ProtocolError{Err: errors.New("a request larger than the protocol allows")}
-			}
-			m.data = append([]byte(nil), buf[:n]...)
+			return errors.New("worker closed its end")
 		}
-		out <- m
-		if m.err != nil {
-			for _, fd := range m.fds {
+		fds, err := parseRights(oob[:oobn])
+		if err == nil && (flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > maxMessage) {
+			err = &ProtocolError{Err: errors.New("a request larger than the protocol allows")}
+		}
+		if err == nil {
+			err = h.serve(sock, watches, buf[:n], fds)
+		} else {
+			for _, fd := range fds {
 				unix.Close(fd)
 			}
-			return
+		}
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// serve answers one request; an error stops the helper.
-func (h *helper) serve(m message) error {
-	r, err := parseRequest(m.data, len(m.fds), h.listsDir)
+// serve answers one request read from sock; an error stops the helper.
+func (h *helper) serve(sock int, watches bool, data []byte, fds []int) error {
+	r, err := parseRequest(data, len(fds), h.listsDir)
+	if err == nil && watches != (r.Op == "watch" || r.Op == "unwatch") {
+		err = fmt.Errorf("%s request on the wrong socket", r.Op)
+	}
 	if err != nil {
-		for _, fd := range m.fds {
+		for _, fd := range fds {
 			unix.Close(fd)
 		}
 		return &ProtocolError{Err: err}
 	}
 	switch r.Op {
 	case "watch":
-		return h.send(h.watch(r, m.fds[0]))
+		return h.send(sock, h.watch(r, fds[0]))
 	case "unwatch":
 		_, err := unix.InotifyRmWatch(h.inotify, uint32(r.WD))
-		return h.send(reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)})
+		return h.send(sock, reply{Op: "reply", ID: r.ID, Errno: errnoOf(err)})
 	case "exec":
-		return h.exec(r, os.NewFile(uintptr(m.fds[0]), "handler stderr"))
+		return h.exec(r, os.NewFile(uintptr(fds[0]), "handler stderr"))
 	case "kill":
 		return h.kill(r)
 	case "ready":
 		if h.cfg.Ready != nil {
 			h.cfg.Ready()
 		}
-		return h.send(reply{Op: "reply", ID: r.ID})
+		return h.send(sock, reply{Op: "reply", ID: r.ID})
 	case "status":
 		h.status.Set(r.Word)
-		return h.send(reply{Op: "reply", ID: r.ID})
+		return h.send(sock, reply{Op: "reply", ID: r.ID})
 	}
 	return &ProtocolError{Err: fmt.Errorf("unknown request %q", r.Op)}
 }
@@ -358,7 +368,7 @@ func (h *helper) exec(r *request, stderr *os.File) error {
 	h.mu.Unlock()
 	// The handle goes out before the exit can: the worker learns of the
 	// run before its end.
-	if err := h.send(reply{Op: "reply", ID: r.ID, Handle: handle}); err != nil {
+	if err := h.send(h.sock, reply{Op: "reply", ID: r.ID, Handle: handle}); err != nil {
 		cancel()
 		stderr.Close()
 		return err
@@ -376,7 +386,7 @@ func (h *helper) exec(r *request, stderr *os.File) error {
 		if err != nil {
 			msg.Code, msg.Error = -1, err.Error()
 		}
-		h.send(msg)
+		h.send(h.sock, msg)
 	}()
 	return nil
 }
@@ -394,7 +404,7 @@ func (h *helper) kill(r *request) error {
 	if running {
 		cancel()
 	}
-	return h.send(reply{Op: "reply", ID: r.ID})
+	return h.send(h.sock, reply{Op: "reply", ID: r.ID})
 }
 
 // stopHandlers kills every running handler and waits for them.
@@ -407,14 +417,14 @@ func (h *helper) stopHandlers() {
 	h.wg.Wait()
 }
 
-func (h *helper) send(r reply) error {
+// send writes r to sock: one Sendmsg is one whole datagram, whichever
+// goroutine sends.
+func (h *helper) send(sock int, r reply) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	h.sendMu.Lock()
-	defer h.sendMu.Unlock()
-	if err := unix.Sendmsg(h.sock, b, nil, nil, 0); err != nil && !errors.Is(err, unix.EPIPE) {
+	if err := unix.Sendmsg(sock, b, nil, nil, 0); err != nil && !errors.Is(err, unix.EPIPE) {
 		return fmt.Errorf("privilege separation: write to the worker: %w", err)
 	}
 	return nil

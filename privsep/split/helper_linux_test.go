@@ -48,7 +48,11 @@ func hostileWorker(scenario, root string) int {
 		if fd >= 0 {
 			rights = unix.UnixRights(fd)
 		}
-		if err := unix.Sendmsg(w.sock, []byte(msg), rights, nil, 0); err != nil {
+		sock := w.sock
+		if strings.Contains(msg, `"op":"watch"`) {
+			sock = workerWatchFd
+		}
+		if err := unix.Sendmsg(sock, []byte(msg), rights, nil, 0); err != nil {
 			fmt.Fprintln(os.Stderr, "send:", err)
 		}
 	}
@@ -91,6 +95,8 @@ func hostileWorker(scenario, root string) int {
 		raw("\x00\x01garbage", -1)
 	case "missing-fd":
 		raw(`{"op":"watch","id":90,"rel":"sub","mask":256}`, -1)
+	case "wrong-socket":
+		raw(`{"op":"unwatch","id":90,"wd":1}`, -1)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown scenario", scenario)
 		return 3
@@ -130,7 +136,7 @@ func serveHostile(t *testing.T, scenario string) (int, error) {
 
 func TestHelperRefusesAndStops(t *testing.T) {
 	for _, scenario := range []string{"dotdot", "absolute", "inner-dotdot", "dont-follow", "argv", "template",
-		"list-outside", "env", "kill-pid", "kill-unknown", "unknown-op", "garbage", "missing-fd"} {
+		"list-outside", "env", "kill-pid", "kill-unknown", "unknown-op", "garbage", "missing-fd", "wrong-socket"} {
 		t.Run(scenario, func(t *testing.T) {
 			code, err := serveHostile(t, scenario)
 			var perr *ProtocolError

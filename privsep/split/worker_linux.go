@@ -19,6 +19,7 @@ import (
 const (
 	workerSockFd    = 3
 	workerInotifyFd = 4
+	workerWatchFd   = 5
 )
 
 // Worker is the worker's side: the watcher's Kernel (the helper adds the
@@ -27,6 +28,11 @@ const (
 type Worker struct {
 	sock     int
 	ListsDir string // the lists dir the helper chose
+
+	// watchMu serialises the watch socket's request and reply.
+	watchMu sync.Mutex
+	watchID uint64
+	buf     []byte
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -43,7 +49,8 @@ type call struct {
 
 // Connect reads the helper's greeting on the inherited socket.
 func Connect() (*Worker, error) {
-	w := &Worker{sock: workerSockFd, pending: map[uint64]*call{}, exits: map[uint64]chan reply{}, dead: make(chan struct{})}
+	w := &Worker{sock: workerSockFd, pending: map[uint64]*call{}, exits: map[uint64]chan reply{}, dead: make(chan struct{}),
+		buf: make([]byte, 4096)}
 	hello, err := w.recv()
 	if err != nil {
 		return nil, fmt.Errorf("privilege separation: no greeting from the helper: %w", err)
@@ -67,7 +74,7 @@ func (w *Worker) Instance() (int, error) {
 
 // AddWatch asks the helper to watch the directory open as dfd, at rel.
 func (w *Worker) AddWatch(dfd int, rel string, mask uint32) (int32, error) {
-	r, err := w.call(request{Op: "watch", Rel: rel, Mask: mask}, dfd, nil)
+	r, err := w.watchCall(request{Op: "watch", Rel: rel, Mask: mask}, dfd)
 	if err != nil {
 		return -1, err
 	}
@@ -79,7 +86,7 @@ func (w *Worker) AddWatch(dfd int, rel string, mask uint32) (int32, error) {
 
 // RemoveWatch asks the helper to remove watch wd.
 func (w *Worker) RemoveWatch(wd int32) error {
-	r, err := w.call(request{Op: "unwatch", WD: wd}, -1, nil)
+	r, err := w.watchCall(request{Op: "unwatch", WD: wd}, -1)
 	if err != nil {
 		return err
 	}
@@ -154,6 +161,35 @@ func (w *Worker) Run(ctx context.Context, inv handlers.Invocation, env []string,
 	return handlers.Exit{Code: end.Code, Signal: end.Signal}, nil
 }
 
+// watchCall sends a watch request (with fd, if not -1) on the watch socket
+// and reads its reply there, on the calling goroutine: the walk waits for
+// each watch, and a hand-off to a reader goroutine would double the cost.
+func (w *Worker) watchCall(r request, fd int) (reply, error) {
+	w.watchMu.Lock()
+	defer w.watchMu.Unlock()
+	w.watchID++
+	r.ID = w.watchID
+	b, err := json.Marshal(r)
+	if err != nil {
+		return reply{}, err
+	}
+	var rights []byte
+	if fd >= 0 {
+		rights = unix.UnixRights(fd)
+	}
+	if err := unix.Sendmsg(workerWatchFd, b, rights, nil, 0); err != nil {
+		return reply{}, fmt.Errorf("privilege separation: write to the helper: %w", err)
+	}
+	rep, err := recvReply(workerWatchFd, w.buf)
+	if err != nil {
+		return reply{}, fmt.Errorf("privilege separation: the helper is gone: %w", err)
+	}
+	if rep.ID != r.ID {
+		return reply{}, fmt.Errorf("privilege separation: the helper answered request %d, not %d", rep.ID, r.ID)
+	}
+	return rep, nil
+}
+
 // call sends a request (with fd, if not -1) and waits for its reply.
 func (w *Worker) call(r request, fd int, exit chan reply) (reply, error) {
 	c := &call{done: make(chan reply, 1), exit: exit}
@@ -226,9 +262,13 @@ func (w *Worker) read() {
 }
 
 func (w *Worker) recv() (reply, error) {
-	buf := make([]byte, 4096)
+	return recvReply(w.sock, make([]byte, 4096))
+}
+
+// recvReply reads one message of the helper from sock.
+func recvReply(sock int, buf []byte) (reply, error) {
 	for {
-		n, _, _, _, err := unix.Recvmsg(w.sock, buf, nil, 0)
+		n, _, _, _, err := unix.Recvmsg(sock, buf, nil, 0)
 		if err == unix.EINTR {
 			continue
 		}
