@@ -7,7 +7,8 @@ set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 export PATH="$PATH:/usr/local/go/bin"
-CGO_ENABLED=0 go build -trimpath -o ./clsync ./cmd/clsync
+# The static cgo build: --seccomp-filter needs libseccomp.
+make build
 
 if [ $# -eq 0 ]; then
   src=$(mktemp -d /tmp/clsync-demo-src.XXXXXX)

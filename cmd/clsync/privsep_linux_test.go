@@ -156,6 +156,7 @@ func recordingHandler(t *testing.T, dir, src, dst string) string {
 	t.Helper()
 	script := filepath.Join(dir, "handler")
 	body := "#!/bin/sh\nfor task in /proc/$$/task/*; do echo '==status'; cat $task/status; echo '==end'; done >&2\n" +
+		"echo \"==ns $(readlink /proc/$$/ns/net) $(readlink /proc/$$/ns/ipc) $(readlink /proc/$$/ns/uts)\" >&2\n" +
 		"exec rsync -a --delete --exclude-from=\"$4\" --include-from=\"$3\" --exclude='*' " + src + "/ " + dst + "/\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestSplitHandlerIdentity(t *testing.T) {
 			}
 			return ""
 		}},
-		{"sandboxed handler", []string{"--landlock", "--detach-network=everywhere", "--detach-miscellanea"}, func(th proctest.Thread) string {
+		{"sandboxed handler in namespaces of its own", []string{"--landlock", "--detach-network=everywhere", "--detach-miscellanea"}, func(th proctest.Thread) string {
 			if th.Uid != ids4(0) || th.CapBnd&^uint64(caps.RootHandler) != 0 || th.CapEff&^uint64(caps.RootHandler) != 0 {
 				return "not confined"
 			}
@@ -223,7 +224,16 @@ func TestSplitHandlerIdentity(t *testing.T) {
 			waitTreesEqual(t, a, src, dst)
 			a.signal(t, syscall.SIGTERM)
 			a.wait(t, 10*time.Second)
-			for _, th := range handlerThreads(t, a.stderr.String()) {
+			log := a.stderr.String()
+			if strings.Contains(tc.name, "namespaces") {
+				for _, ns := range []string{"net", "ipc", "uts"} {
+					ours, _ := os.Readlink("/proc/self/ns/" + ns)
+					if !strings.Contains(log, "==ns ") || strings.Contains(log, ours) {
+						t.Errorf("the handler shares our %s namespace %s: %s", ns, ours, log)
+					}
+				}
+			}
+			for _, th := range handlerThreads(t, log) {
 				if bad := tc.check(th); bad != "" {
 					t.Errorf("handler thread %s: %s: %+v", th.Name, bad, th)
 				}

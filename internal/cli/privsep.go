@@ -87,6 +87,11 @@ func (s *Settings) Worker(w *split.Worker, log *slog.Logger) agent.Config {
 // checkPrivsep checks what the privilege options ask for against the
 // build, the kernel and the file system, and resolves -C.
 func checkPrivsep(s *Settings) error {
+	if s.Split() {
+		if err := split.Available(); err != nil {
+			return usageErrorf("%v", err)
+		}
+	}
 	if s.SeccompFilter {
 		if err := seccomp.Available(); err != nil {
 			return usageErrorf("%v", err)

@@ -46,6 +46,9 @@ type helper struct {
 	wg      sync.WaitGroup
 }
 
+// Available is nil: Linux has everything the split needs.
+func Available() error { return nil }
+
 // Serve starts the worker and serves it until it exits, forwarding
 // signals to it; the end of ctx is a SIGTERM to it. It returns the worker's exit code, or an error when the
 // worker broke the protocol or could not be started.

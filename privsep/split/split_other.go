@@ -15,6 +15,9 @@ import (
 
 var errUnsupported = errors.New("--splitting=process is not supported on " + runtime.GOOS)
 
+// Available refuses: the split needs Linux.
+func Available() error { return errUnsupported }
+
 // Serve refuses: the helper needs Linux.
 func Serve(context.Context, HelperConfig, <-chan os.Signal) (int, error) { return 0, errUnsupported }
 
