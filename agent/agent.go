@@ -64,8 +64,15 @@ type Config struct {
 	Kernel watcher.Kernel
 
 	// Ready is called once the watches are in place.
-	Ready  func()
-	Logger *slog.Logger
+	Ready func()
+	// Notify, when set, gets systemd's notifications (sd_notify(3)):
+	// READY=1 once the initial sync made the destination equal to the
+	// source, STATUS= at each change of the status word, WATCHDOG=1 every
+	// WatchdogEvery from the run loop (a hung loop stops them), and
+	// STOPPING=1.
+	Notify        func(state string)
+	WatchdogEvery time.Duration
+	Logger        *slog.Logger
 }
 
 // ErrDrained is Run's result after Drain: everything queued was synced and
@@ -178,6 +185,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	log := cfg.Logger
 	r := &run{cfg: cfg, log: log, rules: &liveRules{}, status: &lifecycle.Status{Path: cfg.StatusFile, Publish: cfg.PublishStatus, Log: log}}
 	r.rules.p.Store(cfg.Rules)
+	notify := func(string) {}
+	if cfg.Notify != nil {
+		notify = cfg.Notify
+	}
+	r.status.Changed = func(word string) { notify("STATUS=" + word) }
 	r.status.Set("starting")
 	defer r.status.Remove()
 	removePid, err := lifecycle.WritePidFile(cfg.PidFile)
@@ -232,10 +244,22 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	initialDone := r.progress.InitialDone()
 	watcherDone := r.w.Done()
+	var watchdog <-chan time.Time
+	if cfg.WatchdogEvery > 0 {
+		// In the loop, not a goroutine of its own: a loop that hangs
+		// stops the pings, and systemd restarts the agent.
+		t := time.NewTicker(cfg.WatchdogEvery)
+		defer t.Stop()
+		watchdog = t.C
+		notify("WATCHDOG=1")
+	}
 	for {
 		select {
+		case <-watchdog:
+			notify("WATCHDOG=1")
 		case <-initialDone:
 			initialDone = nil
+			notify("READY=1\nSTATUS=" + r.status.Get() + ", initial sync done")
 			switch {
 			case cfg.OnlyInitialSync:
 				stop()
@@ -250,6 +274,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case req := <-a.reqs:
 			r.serve(req)
 		case <-runCtx.Done():
+			notify("STOPPING=1")
 			<-aggDone
 			r.status.Set("exiting")
 			if r.initialDone() && !r.wasDrained() {

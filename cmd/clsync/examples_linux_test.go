@@ -156,6 +156,32 @@ func TestExampleSystemdUnit(t *testing.T) {
 	}
 }
 
+// The unit passes systemd's own check, warnings included, with the
+// binary's path made one that exists here.
+func TestExampleSystemdUnitVerifies(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("no systemd-analyze (Debian's systemd package)")
+	}
+	unit, err := os.ReadFile(examplePath("systemd/clsync@.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes"} {
+		if !strings.Contains(string(unit), "\n"+want) {
+			t.Errorf("the unit lacks %s", want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "clsync@www.service")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/clsync", "/bin/true")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
 // Bad handlers through the whole program: one line, exit 22 or 2, nothing
 // run.
 func TestBadHandlers(t *testing.T) {

@@ -9,14 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/clsync-go/clsync/agent"
 	"github.com/clsync-go/clsync/internal/cli"
+	"github.com/clsync-go/clsync/internal/sdnotify"
 	"github.com/clsync-go/clsync/privsep/split"
 )
 
@@ -124,19 +127,26 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 		log.Warn(notice)
 	}
 
+	var notify func(string)
+	if !worker {
+		if notify, err = notifier(log); err != nil {
+			return "", err
+		}
+	}
 	if s.Split() && !worker {
 		// Every signal goes to the worker, which acts on it; we end
 		// with it.
 		fwd := make(chan os.Signal, 8)
 		signal.Notify(fwd, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
 		defer signal.Stop(fwd)
-		code, err := split.Serve(ctx, s.Helper(argv, withoutEnv(os.Environ(), daemonEnv), daemonReady(), log), fwd)
+		code, err := split.Serve(ctx, s.Helper(argv, withoutEnv(os.Environ(), daemonEnv, "NOTIFY_SOCKET"), daemonReady(), notify, log), fwd)
 		if err == nil && code != 0 {
 			err = &exitStatus{code: code}
 		}
 		return "", err
 	}
 	cfg := s.Agent(log, daemonReady())
+	cfg.Notify, cfg.WatchdogEvery = notify, sdnotify.WatchdogInterval(os.Getpid())
 	if worker {
 		w, err := split.Connect()
 		if err != nil {
@@ -191,11 +201,26 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	}
 }
 
-// withoutEnv is env without the variable name.
-func withoutEnv(env []string, name string) []string {
+// notifier sends systemd's notifications when it asked for them
+// (NOTIFY_SOCKET), nil otherwise; a worker has its helper send them.
+func notifier(log *slog.Logger) (func(string), error) {
+	n, err := sdnotify.FromEnv()
+	if n == nil || err != nil {
+		return nil, err
+	}
+	return func(state string) {
+		if err := n.Notify(state); err != nil {
+			log.Warn("systemd notification", "err", err)
+		}
+	}, nil
+}
+
+// withoutEnv is env without the variables names.
+func withoutEnv(env []string, names ...string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
 			out = append(out, kv)
 		}
 	}

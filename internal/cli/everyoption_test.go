@@ -50,6 +50,7 @@ var optionSamples = map[string]struct{ good, bad string }{
 	"inherit-capabilities":          {"dont-touch", "all"},
 	"forbid-devices":                {"1", "x"},
 	"landlock":                      {"1", "x"},
+	"log-format":                    {"json", "xml"},
 	"cgroup-group-name":             {"clsync/x", ""},
 	"threading":                     {"safe", "half"},
 	"retries":                       {"3", "three"},

@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"log/syslog"
 	"os"
+	"sync"
+	"syscall"
 )
 
 // newLogger builds the logger for -Y (stderr, stdout, syslog), -d (each -d
-// shows more: 1 info, 2 and up debug) and -q (only what stops the run).
-// Warnings and errors are always shown otherwise, as clsync does.
+// shows more: 1 info, 2 and up debug), -q (only what stops the run) and
+// --log-format. Warnings and errors are always shown otherwise, as clsync
+// does. On systemd's journal (JOURNAL_STREAM names our stream) lines carry
+// no time, which the journal adds, and start with the syslog level as
+// "<N>", which it reads.
 func newLogger(s *Settings, stderr io.Writer) (*slog.Logger, func(), error) {
 	level := slog.LevelWarn
 	switch {
@@ -37,5 +43,72 @@ func newLogger(s *Settings, stderr io.Writer) (*slog.Logger, func(), error) {
 	default:
 		out = stderr
 	}
-	return slog.New(slog.NewTextHandler(out, opts)).With("label", s.Label), closeFn, nil
+	journal := s.Output != "syslog" && onJournal(out, os.Getenv("JOURNAL_STREAM"))
+	if journal {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
+	if s.LogFormat == "json" {
+		h = slog.NewJSONHandler(out, opts)
+	}
+	if journal {
+		h = &journalHandler{mu: &sync.Mutex{}, w: out, inner: h}
+	}
+	return slog.New(h).With("label", s.Label), closeFn, nil
+}
+
+// onJournal tells whether out is the stream JOURNAL_STREAM ("DEV:INO")
+// names: systemd sets it for a service whose output goes to the journal.
+func onJournal(out io.Writer, stream string) bool {
+	f, ok := out.(*os.File)
+	if !ok || stream == "" {
+		return false
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return false
+	}
+	return stream == fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+}
+
+// journalHandler writes each record's syslog level as "<N>" before it.
+type journalHandler struct {
+	mu    *sync.Mutex // one line at a time, prefix included
+	w     io.Writer
+	inner slog.Handler
+}
+
+func (h *journalHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h *journalHandler) Handle(ctx context.Context, r slog.Record) error {
+	prefix := "<7>" // debug
+	switch {
+	case r.Level >= slog.LevelError:
+		prefix = "<3>"
+	case r.Level >= slog.LevelWarn:
+		prefix = "<4>"
+	case r.Level >= slog.LevelInfo:
+		prefix = "<6>"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, err := io.WriteString(h.w, prefix); err != nil {
+		return err
+	}
+	return h.inner.Handle(ctx, r)
+}
+
+func (h *journalHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &journalHandler{mu: h.mu, w: h.w, inner: h.inner.WithAttrs(attrs)}
+}
+
+func (h *journalHandler) WithGroup(name string) slog.Handler {
+	return &journalHandler{mu: h.mu, w: h.w, inner: h.inner.WithGroup(name)}
 }

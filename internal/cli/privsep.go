@@ -10,6 +10,7 @@ import (
 
 	"github.com/clsync-go/clsync/agent"
 	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/internal/sdnotify"
 	"github.com/clsync-go/clsync/privsep"
 	"github.com/clsync-go/clsync/privsep/caps"
 	"github.com/clsync-go/clsync/privsep/sandbox"
@@ -51,12 +52,12 @@ func (s *Settings) workerIDs() (uid, gid int) {
 func (s *Settings) Split() bool { return s.Splitting != "off" }
 
 // Helper is the privileged helper's configuration for a worker started
-// with argv (our own command line), env, and ready called once its watches
-// are in place.
-func (s *Settings) Helper(argv, env []string, ready func(), log *slog.Logger) split.HelperConfig {
+// with argv (our own command line), env, ready called once its watches
+// are in place, and notify sending its systemd notifications.
+func (s *Settings) Helper(argv, env []string, ready func(), notify func(string), log *slog.Logger) split.HelperConfig {
 	uid, gid := s.workerIDs()
 	return split.HelperConfig{
-		Argv: argv, Env: env, Ready: ready, Logger: log,
+		Argv: argv, Env: env, Ready: ready, Notify: notify, Logger: log,
 		WatchDir: s.WatchDir, ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists,
 		StatusFile: s.StatusFile, PidFile: s.PidFile,
 		Handler: s.Agent(log, nil).Handler,
@@ -79,6 +80,9 @@ func (s *Settings) Worker(w *split.Worker, log *slog.Logger) agent.Config {
 	cfg := s.Agent(log, w.Ready)
 	cfg.Kernel = w
 	cfg.Handler.Process = w
+	cfg.Notify = w.Notify
+	// systemd's watchdog is meant for the helper, our parent.
+	cfg.WatchdogEvery = sdnotify.WatchdogInterval(os.Getppid())
 	cfg.PublishStatus = w.SetStatus
 	cfg.PidFile = ""
 	return cfg

@@ -92,6 +92,8 @@ type Settings struct {
 	caps caps.Set
 	// notices are warnings Validate has for the log.
 	notices []string
+	// LogFormat is --log-format: text or json.
+	LogFormat string
 }
 
 // idValue is a user or group given by name or number; Set tells whether it
@@ -116,6 +118,7 @@ var defaultValues = map[string]string{
 	"dump-dir":              "/tmp/clsync-dump-%label%",
 	"monitor":               defaultMonitor,
 	"output":                "stderr",
+	"log-format":            "text",
 	"threading":             "off",
 	"splitting":             "off",
 	"pivot-root":            "off",
@@ -207,6 +210,7 @@ var setters = map[string]setter{
 	"ignore-failures":       flagSetter(func(s *Settings) *bool { return &s.IgnoreFailures }),
 	"exit-on-sync-skipping": flagSetter(func(s *Settings) *bool { return &s.ExitOnSyncSkip }),
 	"output":                enumSetter(func(s *Settings) *string { return &s.Output }, "stderr", "stdout", "syslog"),
+	"log-format":            enumSetter(func(s *Settings) *string { return &s.LogFormat }, "text", "json"),
 	"one-file-system":       flagSetter(func(s *Settings) *bool { return &s.OneFileSystem }),
 	"exclude-mount-points":  flagSetter(func(s *Settings) *bool { return &s.ExcludeMounts }),
 	"max-iterations":        intSetter(func(s *Settings) *int { return &s.MaxIterations }),

@@ -24,6 +24,8 @@ type Status struct {
 	// Publish, when set, is called with each word instead of writing Path
 	// (a privileged helper writes the file).
 	Publish func(word string) error
+	// Changed, when set, is called with each new word (systemd's STATUS=).
+	Changed func(word string)
 	Log     *slog.Logger
 
 	mu   sync.Mutex
@@ -39,6 +41,9 @@ func (s *Status) Set(word string) {
 		return
 	}
 	s.word = word
+	if s.Changed != nil {
+		s.Changed(word)
+	}
 	if s.Publish != nil {
 		if err := s.Publish(word); err != nil {
 			s.Log.Error("publish status", "err", err)

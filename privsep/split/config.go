@@ -27,6 +27,9 @@ type HelperConfig struct {
 	Env []string
 	// Ready is called when the worker has its watches in place.
 	Ready func()
+	// Notify sends the worker's systemd notifications: we are the main
+	// pid systemd listens to.
+	Notify func(state string)
 	// Drop, when set, lowers the helper's own privileges once the worker
 	// runs (--privileged-uid/gid, -C).
 	Drop   func() error

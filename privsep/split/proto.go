@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/clsync-go/clsync/handlers"
+	"github.com/clsync-go/clsync/internal/sdnotify"
 )
 
 // WorkerCommand is the hidden first argument that makes clsync the worker.
@@ -32,7 +33,7 @@ const maxMessage = 1 << 20
 
 // request is one message from the worker. Op says which fields count.
 type request struct {
-	Op string `json:"op"` // watch, unwatch, exec, kill, status, ready
+	Op string `json:"op"` // watch, unwatch, exec, kill, status, ready, notify
 	ID uint64 `json:"id"`
 	// watch: Rel is the directory relative to the watch dir ("" the root),
 	// sent with its open descriptor; Mask the inotify mask.
@@ -46,7 +47,8 @@ type request struct {
 	Env []string             `json:"env,omitempty"`
 	// kill
 	Handle uint64 `json:"handle,omitempty"`
-	// status: the status word for --status-file.
+	// status: the status word for --status-file; notify: the state for
+	// systemd.
 	Word string `json:"word,omitempty"`
 }
 
@@ -123,6 +125,10 @@ func parseRequest(b []byte, nfds int, listsDir string) (*request, error) {
 			err = fmt.Errorf("kill without a handle")
 		}
 	case "ready":
+	case "notify":
+		if !sdnotify.Valid(r.Word) {
+			err = fmt.Errorf("systemd notification %q", r.Word)
+		}
 	case "status":
 		if !statusWord.MatchString(r.Word) {
 			err = fmt.Errorf("status word %q", r.Word)

@@ -31,6 +31,7 @@ func (*Worker) Instance() (int, error)                      { return -1, errUnsu
 func (*Worker) AddWatch(int, string, uint32) (int32, error) { return -1, errUnsupported }
 func (*Worker) RemoveWatch(int32) error                     { return errUnsupported }
 func (*Worker) Ready()                                      {}
+func (*Worker) Notify(string)                               {}
 func (*Worker) SetStatus(string) error                      { return errUnsupported }
 func (*Worker) Run(context.Context, handlers.Invocation, []string, io.Writer) (handlers.Exit, error) {
 	return handlers.Exit{}, errUnsupported

@@ -101,6 +101,11 @@ func (w *Worker) Ready() {
 	w.call(request{Op: "ready"}, -1, nil)
 }
 
+// Notify has the helper send state to systemd.
+func (w *Worker) Notify(state string) {
+	w.call(request{Op: "notify", Word: state}, -1, nil)
+}
+
 // SetStatus has the helper write the status word to --status-file.
 func (w *Worker) SetStatus(word string) error {
 	_, err := w.call(request{Op: "status", Word: word}, -1, nil)
