@@ -72,7 +72,10 @@ type Config struct {
 	// STOPPING=1.
 	Notify        func(state string)
 	WatchdogEvery time.Duration
-	Logger        *slog.Logger
+	// ObserveSync, when set, gets each sync's duration and result
+	// (metrics).
+	ObserveSync func(took time.Duration, err error)
+	Logger      *slog.Logger
 }
 
 // ErrDrained is Run's result after Drain: everything queued was synced and
@@ -84,9 +87,10 @@ var ErrDrained = errors.New("agent: drained")
 // they ask is served once Run's loop runs (after the initial walk), and
 // after Run returns they do nothing.
 type Agent struct {
-	cfg  Config
-	reqs chan request
-	done chan struct{}
+	cfg   Config
+	reqs  chan request
+	done  chan struct{}
+	stats stats
 }
 
 type request struct {
@@ -165,6 +169,7 @@ type run struct {
 	ctx          context.Context // the run's: ends when the run stops
 
 	syncs atomic.Int64 // handler runs ended, failed or not
+	stats *stats
 
 	mu      sync.Mutex
 	fatal   error
@@ -183,7 +188,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
 	cfg := a.cfg
 	log := cfg.Logger
-	r := &run{cfg: cfg, log: log, rules: &liveRules{}, status: &lifecycle.Status{Path: cfg.StatusFile, Publish: cfg.PublishStatus, Log: log}}
+	r := &run{cfg: cfg, log: log, rules: &liveRules{}, stats: &a.stats, status: &lifecycle.Status{Path: cfg.StatusFile, Publish: cfg.PublishStatus, Log: log}}
 	r.rules.p.Store(cfg.Rules)
 	notify := func(string) {}
 	if cfg.Notify != nil {
@@ -217,6 +222,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.stats.watcher.Store(r.w)
 	defer r.w.Close()
 	if cfg.Ready != nil {
 		cfg.Ready()
@@ -224,8 +230,9 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	r.gate = r.dispatcher(h)
 	aggCfg := cfg.Aggregator
-	aggCfg.Stat, aggCfg.Logger = statSize(cfg.WatchDir), log
+	aggCfg.Stat, aggCfg.Logger, aggCfg.Received = statSize(cfg.WatchDir), log, a.stats.received
 	r.agg = aggregator.New(aggCfg, r.sync)
+	a.stats.aggregator.Store(r.agg)
 	aggDone := make(chan error, 1)
 	go func() { aggDone <- r.agg.Run(runCtx, r.w.Events()) }()
 
@@ -259,6 +266,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			notify("WATCHDOG=1")
 		case <-initialDone:
 			initialDone = nil
+			a.stats.initialDone.Store(true)
 			notify("READY=1\nSTATUS=" + r.status.Get() + ", initial sync done")
 			switch {
 			case cfg.OnlyInitialSync:
@@ -326,8 +334,14 @@ func (r *run) dispatcher(h handlers.Handler) *dispatch.Gate {
 // sync is the aggregator's SyncFunc.
 func (r *run) sync(ctx context.Context, b aggregator.Batch) error {
 	r.log.Debug("sync", "queue", b.Queue.String(), "items", len(b.Items))
+	start := time.Now()
 	err := r.gate.Sync(ctx, b.Items, false)
 	r.syncs.Add(1)
+	end := time.Now()
+	r.stats.synced(err, end)
+	if r.cfg.ObserveSync != nil {
+		r.cfg.ObserveSync(end.Sub(start), err)
+	}
 	if dispatch.IsFatal(err) {
 		r.fail(err)
 	}

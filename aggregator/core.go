@@ -73,6 +73,9 @@ type Config struct {
 	CollapseChildren int
 	// Logger, if it takes Debug, gets every event as it is queued.
 	Logger *slog.Logger
+	// Received, when set, is called with the events read, before they are
+	// queued (counters for monitoring).
+	Received func(evs []event.Event)
 	// Stat returns the lstat size of a path relative to the watched root,
 	// ok=false if it cannot be had (the file is gone: normal queue). It is
 	// called only for events on regular files that are not removals, only

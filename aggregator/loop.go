@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/clsync-go/clsync/event"
@@ -25,7 +26,12 @@ type Aggregator struct {
 	sync    SyncFunc
 	reqs    chan request
 	stopped chan struct{}
+	// queued is the Core's Len for other goroutines (monitoring).
+	queued atomic.Int64
 }
+
+// Queued is how many paths wait to be synced; safe from any goroutine.
+func (a *Aggregator) Queued() int { return int(a.queued.Load()) }
 
 type request struct {
 	flush bool // otherwise a root rescan
@@ -86,6 +92,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 	defer timer.Stop()
 
 	for {
+		a.queued.Store(int64(core.Len()))
 		now := time.Now()
 		if len(runs) == 0 && len(waiting) > 0 {
 			if b, ok := core.Flush(now); ok {
@@ -191,8 +198,11 @@ func (a *Aggregator) drain(in <-chan []event.Event, core *Core) <-chan []event.E
 	return nil
 }
 
-// trace logs events at Debug (-d2).
+// trace counts events (Received) and logs them at Debug (-d2).
 func (a *Aggregator) trace(evs []event.Event) {
+	if a.cfg.Received != nil {
+		a.cfg.Received(evs)
+	}
 	if a.cfg.Logger == nil || !a.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}

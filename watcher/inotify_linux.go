@@ -69,11 +69,13 @@ type inotify struct {
 	activeJobs  map[*job]struct{}
 	moveSeq     uint64 // numbers the move halves in arrival order
 	rewalks     uint64 // re-walks started so far
-	barriers    []*barrier
-	out         []event.Event // the slice being built for the next send
-	buf         []byte
-	dirents     []byte
-	scratch     []byte // where paths are built (see relPath and sys_linux.go)
+	// overflowCount is rewalks for other goroutines (metrics).
+	overflowCount atomic.Uint64
+	barriers      []*barrier
+	out           []event.Event // the slice being built for the next send
+	buf           []byte
+	dirents       []byte
+	scratch       []byte // where paths are built (see relPath and sys_linux.go)
 
 	nwatches      atomic.Int64
 	newBarriers   []chan struct{} // Quiesce calls the reader has not taken yet (under mu)
@@ -198,6 +200,8 @@ func (w *inotify) close() error {
 // watches is one per watched directory, plus for a moment those removed
 // whose IN_IGNORED is still queued.
 func (w *inotify) watches() int { return int(w.nwatches.Load()) }
+
+func (w *inotify) overflows() uint64 { return w.overflowCount.Load() }
 
 func (w *inotify) pinned() Root { return w.pin }
 
@@ -390,6 +394,7 @@ func (w *inotify) work() error {
 			return err
 		}
 		w.rewalks++
+		w.overflowCount.Add(1)
 		w.overflowJob = w.newJob(jobOverflow, event.Event{})
 		w.push(walkItem{job: w.overflowJob, top: true})
 	}

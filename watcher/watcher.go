@@ -24,6 +24,9 @@ type backend interface {
 	err() error
 	close() error
 	watches() int
+	// overflows is how many times the kernel's queue overflowed and a
+	// re-walk repaired it.
+	overflows() uint64
 	pinned() Root
 	quiesce(ctx context.Context) error
 	reconcile(ctx context.Context) error
@@ -85,6 +88,10 @@ func (w *Watcher) Reconcile(ctx context.Context) error { return w.b.reconcile(ct
 
 // Watches returns the number of kernel watches held.
 func (w *Watcher) Watches() int { return w.b.watches() }
+
+// Overflows is how many times the kernel's event queue overflowed so far
+// (each repaired by a re-walk, nothing lost); safe from any goroutine.
+func (w *Watcher) Overflows() uint64 { return w.b.overflows() }
 
 // Root is the watched directory as New pinned it.
 func (w *Watcher) Root() Root { return w.b.pinned() }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/clsync-go/clsync/agent"
 	"github.com/clsync-go/clsync/internal/cli"
+	"github.com/clsync-go/clsync/internal/metrics"
 	"github.com/clsync-go/clsync/internal/sdnotify"
 	"github.com/clsync-go/clsync/privsep/split"
 )
@@ -165,7 +166,13 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	}
 	defer signal.Stop(sigs)
 
-	a := agent.New(cfg)
+	var a *agent.Agent
+	if s.MetricsListen != "" {
+		if cfg.ObserveSync, err = metrics.Start(ctx, s.MetricsListen, func() agent.Stats { return a.Stats() }); err != nil {
+			return "", err
+		}
+	}
+	a = agent.New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	block := ""

@@ -51,6 +51,7 @@ var optionSamples = map[string]struct{ good, bad string }{
 	"forbid-devices":                {"1", "x"},
 	"landlock":                      {"1", "x"},
 	"log-format":                    {"json", "xml"},
+	"metrics-listen":                {"127.0.0.1:9101", "localhost"},
 	"cgroup-group-name":             {"clsync/x", ""},
 	"threading":                     {"safe", "half"},
 	"retries":                       {"3", "three"},

@@ -76,6 +76,7 @@ var optionTable = []optionSpec{
 	{name: "exit-on-sync-skipping", arg: argOptional, param: "0|1", help: "exit if an event could be skipped"},
 	{name: "output", short: 'Y', arg: argRequired, param: "DEST", help: "log to stderr, stdout or syslog"},
 	{name: "log-format", arg: argRequired, param: "FORMAT", help: "log lines as text or json (clsync-go)"},
+	{name: "metrics-listen", arg: argRequired, param: "ADDR", help: "serve Prometheus metrics at http://ADDR/metrics (clsync-go)"},
 	{name: "one-file-system", arg: argOptional, param: "0|1", help: "do not cross mount points"},
 	{name: "exclude-mount-points", short: 'X', arg: argOptional, param: "0|1", help: "--one-file-system and exclude mount points from syncs"},
 	{name: "max-iterations", arg: argRequired, param: "N", help: "stop after N handler runs (0 = no limit)"},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"math"
+	"net"
 	"os/user"
 	"slices"
 	"strconv"
@@ -94,6 +95,8 @@ type Settings struct {
 	notices []string
 	// LogFormat is --log-format: text or json.
 	LogFormat string
+	// MetricsListen is --metrics-listen: where Prometheus scrapes.
+	MetricsListen string
 }
 
 // idValue is a user or group given by name or number; Set tells whether it
@@ -211,10 +214,18 @@ var setters = map[string]setter{
 	"exit-on-sync-skipping": flagSetter(func(s *Settings) *bool { return &s.ExitOnSyncSkip }),
 	"output":                enumSetter(func(s *Settings) *string { return &s.Output }, "stderr", "stdout", "syslog"),
 	"log-format":            enumSetter(func(s *Settings) *string { return &s.LogFormat }, "text", "json"),
-	"one-file-system":       flagSetter(func(s *Settings) *bool { return &s.OneFileSystem }),
-	"exclude-mount-points":  flagSetter(func(s *Settings) *bool { return &s.ExcludeMounts }),
-	"max-iterations":        intSetter(func(s *Settings) *int { return &s.MaxIterations }),
-	"standby-file":          func(s *Settings, v string) error { s.StandbyFile = v; return nil },
+	"metrics-listen": func(s *Settings, v string) error {
+		host, port, err := net.SplitHostPort(v)
+		if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 || strings.ContainsAny(host, " /") {
+			return usageErrorf("--metrics-listen %q: want HOST:PORT, such as 127.0.0.1:9101 or [::1]:9101", v)
+		}
+		s.MetricsListen = v
+		return nil
+	},
+	"one-file-system":      flagSetter(func(s *Settings) *bool { return &s.OneFileSystem }),
+	"exclude-mount-points": flagSetter(func(s *Settings) *bool { return &s.ExcludeMounts }),
+	"max-iterations":       intSetter(func(s *Settings) *int { return &s.MaxIterations }),
+	"standby-file":         func(s *Settings, v string) error { s.StandbyFile = v; return nil },
 	"modification-signature": listSetter(func(s *Settings) *[]string { return &s.ModSignature },
 		[]string{"dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks", "atime", "mtime", "ctime", "*"}),
 	"timeout-sync":          secondsSetter(func(s *Settings) *time.Duration { return &s.SyncTimeout }),

@@ -111,15 +111,29 @@ func WritePidFile(path string) (remove func(), err error) {
 
 // WriteDump writes facts into dir, one file per fact, as clsync's signal
 // 29 does. The directory must not exist yet, so that a dump never mixes
-// with an older one.
+// with an older one; it is written beside and renamed into place, so that
+// a reader never sees half a dump.
 func WriteDump(dir string, facts map[string]string) error {
-	if err := os.Mkdir(dir, 0o750); err != nil {
+	if _, err := os.Lstat(dir); err == nil {
+		return fmt.Errorf("dump to %s: %w", dir, fs.ErrExist)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".*")
+	if err != nil {
 		return fmt.Errorf("dump to %s: %w", dir, err)
 	}
 	for name, value := range facts {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(value+"\n"), 0o644); err != nil {
+			os.RemoveAll(tmp)
 			return fmt.Errorf("dump to %s: %w", dir, err)
 		}
+	}
+	if err := os.Chmod(tmp, 0o750); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("dump to %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("dump to %s: %w", dir, err)
 	}
 	return nil
 }
