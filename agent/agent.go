@@ -215,6 +215,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Watches go in before the initial sync, so that nothing changed
 	// during it is missed: such changes are queued and synced after it.
 	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts, Kernel: cfg.Kernel}
+	walkStart := time.Now()
+	wopts.Progress = func(watched int) {
+		took := time.Since(walkStart)
+		log.Info("initial sync: watching the tree", "directories", watched, "per_second", int(float64(watched)/took.Seconds()), "took", took.Round(time.Second))
+	}
 	if cfg.Rules != nil {
 		wopts.Walk, wopts.Monitor = r.rules.Walk, r.rules.Monitor
 	}
@@ -223,6 +228,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.stats.watcher.Store(r.w)
+	log.Info("initial sync: tree watched", "directories", r.w.Watches(), "took", time.Since(walkStart).Round(time.Millisecond))
 	defer r.w.Close()
 	if cfg.Ready != nil {
 		cfg.Ready()
@@ -267,6 +273,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-initialDone:
 			initialDone = nil
 			a.stats.initialDone.Store(true)
+			log.Info("initial sync: done", "took", time.Since(walkStart).Round(time.Millisecond))
 			notify("READY=1\nSTATUS=" + r.status.Get() + ", initial sync done")
 			switch {
 			case cfg.OnlyInitialSync:

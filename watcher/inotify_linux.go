@@ -160,12 +160,21 @@ func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error)
 func (w *inotify) initialWalk(ctx context.Context) error {
 	j := w.newJob(jobInitial, event.Event{})
 	w.push(walkItem{job: j, top: true})
+	every := w.opts.ProgressEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	report := time.Now().Add(every)
 	for j.pending > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := w.work(); err != nil {
 			return err
+		}
+		if now := time.Now(); w.opts.Progress != nil && now.After(report) {
+			w.opts.Progress(w.watches())
+			report = now.Add(every)
 		}
 		before := time.Now()
 		readable, _, err := w.poll(0)

@@ -762,3 +762,27 @@ func TestNewErrors(t *testing.T) {
 		t.Errorf("New(canceled) = %v, want context.Canceled", err)
 	}
 }
+
+// The initial walk reports how many directories it watches as it goes, at
+// most once per ProgressEvery, never more than it holds at the end.
+func TestInitialWalkReportsProgress(t *testing.T) {
+	root := t.TempDir()
+	for i := 0; i < 2000; i++ {
+		mkdirAll(t, filepath.Join(root, fmt.Sprintf("d%02d", i%40), fmt.Sprintf("e%04d", i)))
+	}
+	var reports []int
+	w, err := New(context.Background(), Options{Root: root, ProgressEvery: time.Nanosecond,
+		Progress: func(watched int) { reports = append(reports, watched) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if len(reports) == 0 {
+		t.Fatal("no progress reported during a walk of 2041 directories")
+	}
+	for i, n := range reports {
+		if n < 1 || n > w.Watches() || i > 0 && n < reports[i-1] {
+			t.Fatalf("progress %v with %d watches at the end", reports, w.Watches())
+		}
+	}
+}

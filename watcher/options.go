@@ -35,6 +35,11 @@ type Options struct {
 	// OneFileSystem keeps the watcher on the root's file system (rsync -x):
 	// a directory with another st_dev is neither watched nor descended into.
 	OneFileSystem bool
+	// Progress, when set, is called during the initial walk with the
+	// directories watched so far, every ProgressEvery (default a second):
+	// on millions of directories the walk takes minutes.
+	Progress      func(watched int)
+	ProgressEvery time.Duration
 	// Kernel, when set, owns the inotify instance and adds and removes the
 	// watches (privilege separation: a privileged helper does it for an
 	// unprivileged watcher, which only reads the events). nil: the watcher
