@@ -140,7 +140,16 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 		fwd := make(chan os.Signal, 8)
 		signal.Notify(fwd, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
 		defer signal.Stop(fwd)
-		code, err := split.Serve(ctx, s.Helper(argv, withoutEnv(os.Environ(), daemonEnv, "NOTIFY_SOCKET"), daemonReady(), notify, log), fwd)
+		hcfg := s.Helper(argv, withoutEnv(os.Environ(), daemonEnv, "NOTIFY_SOCKET"), daemonReady(), notify, log)
+		if s.MetricsListen != "" {
+			// The worker has no network: we serve what it pushes.
+			relay := &metrics.Relay{}
+			if relay.Observe, err = metrics.Start(ctx, s.MetricsListen, relay.Stats); err != nil {
+				return "", err
+			}
+			hcfg.Stats = relay.Receive
+		}
+		code, err := split.Serve(ctx, hcfg, fwd)
 		if err == nil && code != 0 {
 			err = &exitStatus{code: code}
 		}
@@ -148,12 +157,17 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	}
 	cfg := s.Agent(log, daemonReady())
 	cfg.Notify, cfg.WatchdogEvery = notify, sdnotify.WatchdogInterval(os.Getpid())
+	var a *agent.Agent
+	stats := func() agent.Stats { return a.Stats() }
 	if worker {
 		w, err := split.Connect()
 		if err != nil {
 			return "", err
 		}
 		cfg = s.Worker(w, log)
+		if s.MetricsListen != "" {
+			cfg.ObserveSync = metrics.Push(ctx, stats, w.PushStats)
+		}
 		if err := split.Confine(s.Confinement(), log); err != nil {
 			return "", err
 		}
@@ -166,9 +180,8 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	}
 	defer signal.Stop(sigs)
 
-	var a *agent.Agent
-	if s.MetricsListen != "" {
-		if cfg.ObserveSync, err = metrics.Start(ctx, s.MetricsListen, func() agent.Stats { return a.Stats() }); err != nil {
+	if s.MetricsListen != "" && !worker {
+		if cfg.ObserveSync, err = metrics.Start(ctx, s.MetricsListen, stats); err != nil {
 			return "", err
 		}
 	}

@@ -49,10 +49,19 @@ func freePort(t *testing.T) string {
 }
 
 func TestMetricsMove(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{{"one process", nil}, {"split: the helper serves what the worker pushes", []string{"--splitting=process", "-u0", "-g0"}}} {
+		t.Run(tc.name, func(t *testing.T) { metricsMove(t, tc.extra...) })
+	}
+}
+
+func metricsMove(t *testing.T, extra ...string) {
 	needRsync(t)
 	src, dst := tempTree(t)
 	addr := freePort(t)
-	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "-T0", "--metrics-listen", addr)
+	a := startAgent(t, append([]string{"-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "-T0", "--metrics-listen", addr}, extra...)...)
 	waitTreesEqual(t, a, src, dst)
 	var before map[string]float64
 	waitFor(t, "initial sync counted", func() bool {

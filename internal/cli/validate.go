@@ -42,8 +42,6 @@ func checkConflicts(s *Settings) error {
 		return usageErrorf("--mode=plugin runs the plugin inside the agent, which --splitting=%s makes unprivileged and confined: use an exec mode", s.Splitting)
 	case s.MetricsListen != "" && metrics.Available() != nil:
 		return usageErrorf("%v", metrics.Available())
-	case s.Splitting != "off" && s.MetricsListen != "":
-		return usageErrorf("--metrics-listen is not available with --splitting=%s in this version: the worker has no network", s.Splitting)
 	case s.Splitting != "off" && len(s.CustomSignals) > 0:
 		return conflict("--splitting="+s.Splitting, "--custom-signals")
 	case s.PivotRoot != "off" && s.Chroot == "":

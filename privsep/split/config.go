@@ -1,6 +1,7 @@
 package split
 
 import (
+	"encoding/json"
 	"log/slog"
 
 	"github.com/clsync-go/clsync/handlers"
@@ -30,6 +31,10 @@ type HelperConfig struct {
 	// Notify sends the worker's systemd notifications: we are the main
 	// pid systemd listens to.
 	Notify func(state string)
+	// Stats, when set, gets the worker's figures and syncs as it pushes
+	// them (the helper serves the metrics endpoint: the worker has no
+	// network).
+	Stats func(stats json.RawMessage, syncs []SyncResult)
 	// Drop, when set, lowers the helper's own privileges once the worker
 	// runs (--privileged-uid/gid, -C).
 	Drop   func() error

@@ -302,6 +302,11 @@ func (h *helper) serve(sock int, watches bool, data []byte, fds []int) error {
 			h.cfg.Ready()
 		}
 		return h.send(sock, reply{Op: "reply", ID: r.ID})
+	case "stats":
+		if h.cfg.Stats != nil {
+			h.cfg.Stats(r.Stats, r.Syncs)
+		}
+		return h.send(sock, reply{Op: "reply", ID: r.ID})
 	case "notify":
 		if h.cfg.Notify != nil {
 			h.cfg.Notify(r.Word)

@@ -33,7 +33,7 @@ const maxMessage = 1 << 20
 
 // request is one message from the worker. Op says which fields count.
 type request struct {
-	Op string `json:"op"` // watch, unwatch, exec, kill, status, ready, notify
+	Op string `json:"op"` // watch, unwatch, exec, kill, status, ready, notify, stats
 	ID uint64 `json:"id"`
 	// watch: Rel is the directory relative to the watch dir ("" the root),
 	// sent with its open descriptor; Mask the inotify mask.
@@ -50,7 +50,24 @@ type request struct {
 	// status: the status word for --status-file; notify: the state for
 	// systemd.
 	Word string `json:"word,omitempty"`
+	// stats: the worker's figures (a JSON object) and the syncs ended
+	// since the last push, for the helper's metrics endpoint.
+	Stats json.RawMessage `json:"stats,omitempty"`
+	Syncs []SyncResult    `json:"syncs,omitempty"`
 }
+
+// SyncResult is one sync's duration and whether it succeeded.
+type SyncResult struct {
+	Seconds float64 `json:"s"`
+	OK      bool    `json:"ok"`
+}
+
+// maxStats bounds a stats push: figures are a small object, and a push
+// every second carries the syncs of that second.
+const (
+	maxStatsBytes = 4096
+	maxSyncs      = 10000
+)
 
 // reply is one message from the helper: hello (first), reply (to the
 // request with ID), exit (a handler ended).
@@ -129,6 +146,8 @@ func parseRequest(b []byte, nfds int, listsDir string) (*request, error) {
 		if !sdnotify.Valid(r.Word) {
 			err = fmt.Errorf("systemd notification %q", r.Word)
 		}
+	case "stats":
+		err = checkStats(r.Stats, r.Syncs)
 	case "status":
 		if !statusWord.MatchString(r.Word) {
 			err = fmt.Errorf("status word %q", r.Word)
@@ -140,6 +159,23 @@ func parseRequest(b []byte, nfds int, listsDir string) (*request, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// checkStats accepts a JSON object of bounded size and sane durations.
+func checkStats(stats json.RawMessage, syncs []SyncResult) error {
+	var obj map[string]any
+	if len(stats) > maxStatsBytes || json.Unmarshal(stats, &obj) != nil {
+		return fmt.Errorf("stats of %d bytes that are no JSON object", len(stats))
+	}
+	if len(syncs) > maxSyncs {
+		return fmt.Errorf("%d syncs in one stats push", len(syncs))
+	}
+	for _, s := range syncs {
+		if !(s.Seconds >= 0 && s.Seconds < 1e9) {
+			return fmt.Errorf("sync duration %v", s.Seconds)
+		}
+	}
+	return nil
 }
 
 // checkRel accepts a clean relative path: no "..", not absolute, no empty

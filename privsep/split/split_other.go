@@ -4,6 +4,7 @@ package split
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -39,3 +40,6 @@ func (*Worker) Run(context.Context, handlers.Invocation, []string, io.Writer) (h
 
 // Confine refuses: the worker needs Linux.
 func Confine(Confinement, *slog.Logger) error { return errUnsupported }
+
+// PushStats refuses: the worker needs Linux.
+func (*Worker) PushStats(json.RawMessage, []SyncResult) error { return errUnsupported }

@@ -101,6 +101,13 @@ func (w *Worker) Ready() {
 	w.call(request{Op: "ready"}, -1, nil)
 }
 
+// PushStats hands the helper the worker's figures and the syncs ended
+// since the last push.
+func (w *Worker) PushStats(stats json.RawMessage, syncs []SyncResult) error {
+	_, err := w.call(request{Op: "stats", Stats: stats, Syncs: syncs}, -1, nil)
+	return err
+}
+
 // Notify has the helper send state to systemd.
 func (w *Worker) Notify(state string) {
 	w.call(request{Op: "notify", Word: state}, -1, nil)
