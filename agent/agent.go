@@ -72,6 +72,9 @@ type Config struct {
 	// STOPPING=1.
 	Notify        func(state string)
 	WatchdogEvery time.Duration
+	// WriteDump, when set, writes the dump of signal 29 instead of the
+	// agent (a privileged helper does, where the worker may not write).
+	WriteDump func(dir string, facts map[string]string) error
 	// ObserveSync, when set, gets each sync's duration and result
 	// (metrics).
 	ObserveSync func(took time.Duration, err error)
@@ -515,7 +518,11 @@ func (r *run) reloadRules() {
 
 // dump writes what the agent knows about itself (signal 29).
 func (r *run) dump(dir string) error {
-	return lifecycle.WriteDump(dir, map[string]string{
+	write := lifecycle.WriteDump
+	if r.cfg.WriteDump != nil {
+		write = r.cfg.WriteDump
+	}
+	return write(dir, map[string]string{
 		"status":          r.status.Get(),
 		"iteration":       strconv.Itoa(r.progress.Iteration()),
 		"watches":         strconv.Itoa(r.w.Watches()),

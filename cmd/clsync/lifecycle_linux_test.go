@@ -204,22 +204,32 @@ func TestExcludeMountPoints(t *testing.T) {
 
 // Signal 29 dumps the instance's state into --dump-dir.
 func TestDumpSignal(t *testing.T) {
-	needRsync(t)
-	src, dst := tempTree(t)
-	dump := filepath.Join(t.TempDir(), "dump")
-	status := filepath.Join(t.TempDir(), "status")
-	a := startAgent(t, "-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "--dump-dir", dump, "-l", "dumped", "--status-file", status)
-	waitFor(t, "status running", func() bool {
-		b, _ := os.ReadFile(status)
-		return string(b) == "running"
-	})
-	a.signal(t, syscall.Signal(29))
-	waitFor(t, "the dump", func() bool { return exists(filepath.Join(dump, "watches")) })
-	for name, want := range map[string]string{"label": "dumped\n", "watches": "1\n", "status": "running\n"} {
-		waitFor(t, "dump file "+name, func() bool { return exists(filepath.Join(dump, name)) })
-		if b, _ := os.ReadFile(filepath.Join(dump, name)); string(b) != want {
-			t.Errorf("dump %s = %q, want %q", name, b, want)
-		}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{{"one process", nil}, {"split: the helper writes it", []string{"--splitting=process"}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.extra) > 0 && os.Geteuid() != 0 {
+				t.Skip("the split worker runs as nobody: needs root")
+			}
+			needRsync(t)
+			src, dst := tempTree(t)
+			dump := filepath.Join(t.TempDir(), "dump")
+			status := filepath.Join(t.TempDir(), "status")
+			a := startAgent(t, append([]string{"-Mrsyncdirect", "-W", src, "-D", dst, "-w0", "-t0", "--dump-dir", dump, "-l", "dumped", "--status-file", status}, tc.extra...)...)
+			waitFor(t, "status running", func() bool {
+				b, _ := os.ReadFile(status)
+				return string(b) == "running"
+			})
+			a.signal(t, syscall.Signal(29))
+			waitFor(t, "the dump; log: "+a.stderr.String(), func() bool { return exists(filepath.Join(dump, "watches")) })
+			for name, want := range map[string]string{"label": "dumped\n", "watches": "1\n", "status": "running\n",
+				"pid": strconv.Itoa(a.cmd.Process.Pid) + "\n"} {
+				if b, _ := os.ReadFile(filepath.Join(dump, name)); string(b) != want {
+					t.Errorf("dump %s = %q, want %q", name, b, want)
+				}
+			}
+		})
 	}
 }
 

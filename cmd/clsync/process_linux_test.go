@@ -137,12 +137,16 @@ func slowHandler(t *testing.T) (script, gate, pids string) {
 // handlerPid waits for slowHandler's first run and returns its pid.
 func handlerPid(t *testing.T, pids string) int {
 	t.Helper()
-	waitFor(t, "the handler to start", func() bool { return exists(pids) })
-	data, _ := os.ReadFile(pids)
-	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
-	if err != nil {
-		t.Fatalf("handler pid %q: %v", data, err)
-	}
+	// The shell creates the file before it writes the line: wait for the
+	// line, not the file.
+	var pid int
+	waitFor(t, "the handler to start", func() bool {
+		data, _ := os.ReadFile(pids)
+		line, _, complete := strings.Cut(string(data), "\n")
+		var err error
+		pid, err = strconv.Atoi(line)
+		return complete && err == nil
+	})
 	return pid
 }
 

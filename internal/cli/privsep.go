@@ -59,7 +59,7 @@ func (s *Settings) Helper(argv, env []string, ready func(), notify func(string),
 	return split.HelperConfig{
 		Argv: argv, Env: env, Ready: ready, Notify: notify, Logger: log,
 		WatchDir: s.WatchDir, ListsDir: s.ListsDir, KeepLists: s.DontUnlinkLists,
-		StatusFile: s.StatusFile, PidFile: s.PidFile,
+		StatusFile: s.StatusFile, PidFile: s.PidFile, DumpDir: s.DumpDir,
 		Handler: s.Agent(log, nil).Handler,
 		Worker:  split.WorkerIdentity{UID: uint32(uid), GID: uint32(gid), ReadTree: s.caps.Has(caps.CAP_DAC_READ_SEARCH), Detach: s.workerNamespaces()},
 		Drop:    s.helperDrop(),
@@ -81,6 +81,7 @@ func (s *Settings) Worker(w *split.Worker, log *slog.Logger) agent.Config {
 	cfg.Kernel = w
 	cfg.Handler.Process = w
 	cfg.Notify = w.Notify
+	cfg.WriteDump = w.WriteDump
 	// systemd's watchdog is meant for the helper, our parent.
 	cfg.WatchdogEvery = sdnotify.WatchdogInterval(os.Getppid())
 	cfg.PublishStatus = w.SetStatus

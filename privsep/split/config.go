@@ -19,6 +19,8 @@ type HelperConfig struct {
 	KeepLists  bool // -U: a private lists dir stays
 	StatusFile string
 	PidFile    string
+	// DumpDir is --dump-dir: the helper writes signal 29's dump there.
+	DumpDir string
 	// Handler is the helper's own handler configuration: the program, the
 	// templates, the hooks and how handlers are confined.
 	Handler handlers.Config

@@ -302,6 +302,14 @@ func (h *helper) serve(sock int, watches bool, data []byte, fds []int) error {
 			h.cfg.Ready()
 		}
 		return h.send(sock, reply{Op: "reply", ID: r.ID})
+	case "dump":
+		// Our pid: the one in the pid file, that systemd knows.
+		r.Facts["pid"] = strconv.Itoa(os.Getpid())
+		rep := reply{Op: "reply", ID: r.ID}
+		if err := lifecycle.WriteDump(h.cfg.DumpDir, r.Facts); err != nil {
+			rep.Errno, rep.Error = errnoOf(err), err.Error()
+		}
+		return h.send(sock, rep)
 	case "stats":
 		if h.cfg.Stats != nil {
 			h.cfg.Stats(r.Stats, r.Syncs)

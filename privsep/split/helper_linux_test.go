@@ -172,6 +172,8 @@ func TestParseRequestRefuses(t *testing.T) {
 		{`{"op":"unwatch","id":1,"wd":-1}`, 0, "wd"},
 		{`{"op":"stats","id":1,"stats":[1,2]}`, 0, "no JSON object"},
 		{`{"op":"stats","id":1,"stats":{},"syncs":[{"s":-1}]}`, 0, "sync duration"},
+		{`{"op":"dump","id":1,"facts":{"../x":"y"}}`, 0, "dump fact"},
+		{`{"op":"dump","id":1,"facts":{}}`, 0, "0 facts"},
 	} {
 		if _, err := parseRequest([]byte(tc.msg), tc.fds, "/l"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error about %q", tc.msg, err, tc.want)
@@ -188,6 +190,7 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(`{"op":"exec","id":2,"inv":{"template":"sync","include_list":["a","b"]},"env":["CLSYNC_ITERATION=1"]}`), 1)
 	f.Add([]byte(`{"op":"kill","id":3,"handle":1}`), 0)
 	f.Add([]byte(`{"op":"stats","id":4,"stats":{"Events":3},"syncs":[{"s":0.5,"ok":true}]}`), 0)
+	f.Add([]byte(`{"op":"dump","id":5,"facts":{"status":"running"}}`), 0)
 	f.Fuzz(func(t *testing.T, b []byte, fds int) {
 		r, err := parseRequest(b, fds, "/lists")
 		if err != nil {

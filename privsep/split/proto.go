@@ -33,7 +33,7 @@ const maxMessage = 1 << 20
 
 // request is one message from the worker. Op says which fields count.
 type request struct {
-	Op string `json:"op"` // watch, unwatch, exec, kill, status, ready, notify, stats
+	Op string `json:"op"` // watch, unwatch, exec, kill, status, ready, notify, stats, dump
 	ID uint64 `json:"id"`
 	// watch: Rel is the directory relative to the watch dir ("" the root),
 	// sent with its open descriptor; Mask the inotify mask.
@@ -54,6 +54,9 @@ type request struct {
 	// since the last push, for the helper's metrics endpoint.
 	Stats json.RawMessage `json:"stats,omitempty"`
 	Syncs []SyncResult    `json:"syncs,omitempty"`
+	// dump: the facts of signal 29's dump, one file each, which the
+	// helper writes to its own --dump-dir.
+	Facts map[string]string `json:"facts,omitempty"`
 }
 
 // SyncResult is one sync's duration and whether it succeeded.
@@ -148,6 +151,8 @@ func parseRequest(b []byte, nfds int, listsDir string) (*request, error) {
 		}
 	case "stats":
 		err = checkStats(r.Stats, r.Syncs)
+	case "dump":
+		err = checkFacts(r.Facts)
 	case "status":
 		if !statusWord.MatchString(r.Word) {
 			err = fmt.Errorf("status word %q", r.Word)
@@ -173,6 +178,21 @@ func checkStats(stats json.RawMessage, syncs []SyncResult) error {
 	for _, s := range syncs {
 		if !(s.Seconds >= 0 && s.Seconds < 1e9) {
 			return fmt.Errorf("sync duration %v", s.Seconds)
+		}
+	}
+	return nil
+}
+
+var factName = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+
+// checkFacts accepts a few short facts named like files of one directory.
+func checkFacts(facts map[string]string) error {
+	if len(facts) == 0 || len(facts) > 32 {
+		return fmt.Errorf("a dump of %d facts", len(facts))
+	}
+	for name, value := range facts {
+		if !factName.MatchString(name) || len(value) > 4096 || strings.ContainsRune(value, 0) {
+			return fmt.Errorf("dump fact %q", name)
 		}
 	}
 	return nil

@@ -43,3 +43,6 @@ func Confine(Confinement, *slog.Logger) error { return errUnsupported }
 
 // PushStats refuses: the worker needs Linux.
 func (*Worker) PushStats(json.RawMessage, []SyncResult) error { return errUnsupported }
+
+// WriteDump refuses: the worker needs Linux.
+func (*Worker) WriteDump(string, map[string]string) error { return errUnsupported }

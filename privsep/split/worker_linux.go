@@ -101,6 +101,19 @@ func (w *Worker) Ready() {
 	w.call(request{Op: "ready"}, -1, nil)
 }
 
+// WriteDump has the helper write the dump of signal 29 to its own
+// --dump-dir (dir is the same setting, parsed by the worker).
+func (w *Worker) WriteDump(dir string, facts map[string]string) error {
+	r, err := w.call(request{Op: "dump", Facts: facts}, -1, nil)
+	if err != nil {
+		return err
+	}
+	if r.Error != "" {
+		return errors.New(r.Error)
+	}
+	return nil
+}
+
 // PushStats hands the helper the worker's figures and the syncs ended
 // since the last push.
 func (w *Worker) PushStats(stats json.RawMessage, syncs []SyncResult) error {
