@@ -111,7 +111,9 @@ func checkPrivsep(s *Settings) error {
 			return usageErrorf("--chroot %s: not a directory", s.Chroot)
 		}
 	}
-	id := s.handlerIdentity()
+	// Once: it reads the user and group databases.
+	s.handlerID = s.resolveHandlerIdentity()
+	id := s.handlerID
 	if err := id.Sandbox.Check(); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -124,10 +126,14 @@ func checkPrivsep(s *Settings) error {
 	return nil
 }
 
-// handlerIdentity is how handlers run: --sync-handler-uid/gid with the
-// user's supplementary groups, the namespaces of --detach-*, the sandbox
-// of --landlock, --chroot, --pivot-root, --mountpoints, --forbid-devices.
-func (s *Settings) handlerIdentity() privsep.Identity {
+// handlerIdentity is how handlers run, as Validate resolved it.
+func (s *Settings) handlerIdentity() privsep.Identity { return s.handlerID }
+
+// resolveHandlerIdentity is how handlers run: --sync-handler-uid/gid with
+// the user's supplementary groups, the namespaces of --detach-*, the
+// sandbox of --landlock, --chroot, --pivot-root, --mountpoints,
+// --forbid-devices.
+func (s *Settings) resolveHandlerIdentity() privsep.Identity {
 	id := privsep.Identity{
 		UID: uint32(s.HandlerUID.ID), SetUID: s.HandlerUID.Set,
 		GID: uint32(s.HandlerGID.ID), SetGID: s.HandlerGID.Set,

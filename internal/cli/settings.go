@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clsync-go/clsync/privsep"
 	"github.com/clsync-go/clsync/privsep/caps"
 
 	"github.com/clsync-go/clsync/rules"
@@ -91,6 +92,8 @@ type Settings struct {
 
 	// caps is -C, resolved by Validate.
 	caps caps.Set
+	// handlerID is how handlers run, resolved by Validate.
+	handlerID privsep.Identity
 	// notices are warnings Validate has for the log.
 	notices []string
 	// LogFormat is --log-format: text or json.

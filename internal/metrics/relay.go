@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -48,11 +49,7 @@ func (r *Relay) Receive(raw json.RawMessage, syncs []split.SyncResult) {
 }
 
 // errFailed stands for a failed sync the worker reported.
-var errFailed = failed{}
-
-type failed struct{}
-
-func (failed) Error() string { return "sync failed" }
+var errFailed = errors.New("sync failed")
 
 // Push is a split worker's side: every second until ctx ends it pushes
 // stats and the syncs that ended since; the returned function records a

@@ -294,17 +294,9 @@ func unescapeMountinfo(s string) string {
 // attached back on top afterwards, so it keeps exactly the writability it
 // had: a directory on a mount the host made read-only stays read-only.
 func readOnlyRoot(writeDirs []string) error {
-	dirs := slices.Clone(writeDirs)
-	// Parents first, so that a nested write directory lands on top of the
-	// clone of its parent instead of under it.
-	slices.SortFunc(dirs, func(a, b string) int { return len(a) - len(b) })
-	clones := make([]int, len(dirs))
-	for i, d := range dirs {
-		fd, err := unix.OpenTree(unix.AT_FDCWD, d, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-		if err != nil {
-			return fmt.Errorf("read-only root: clone %s: %w", d, err)
-		}
-		clones[i] = fd
+	dirs, clones, err := cloneTrees(writeDirs)
+	if err != nil {
+		return fmt.Errorf("read-only root: %w", err)
 	}
 	if err := setMountAttr("/", unix.AT_RECURSIVE, unix.MOUNT_ATTR_RDONLY); err != nil {
 		return fmt.Errorf("read-only root: %w", err)
@@ -315,6 +307,27 @@ func readOnlyRoot(writeDirs []string) error {
 		}
 	}
 	return nil
+}
+
+// cloneTrees takes detached recursive clones (open_tree) of dirs, to be
+// attached back after a step hides or changes what is there. They come
+// back sorted parents first, so that a nested directory lands on top of
+// its parent's clone instead of under it.
+func cloneTrees(dirs []string) ([]string, []int, error) {
+	dirs = slices.Clone(dirs)
+	slices.SortFunc(dirs, func(a, b string) int { return len(a) - len(b) })
+	clones := make([]int, len(dirs))
+	for i, d := range dirs {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, d, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		if err != nil {
+			for _, c := range clones[:i] {
+				unix.Close(c)
+			}
+			return nil, nil, fmt.Errorf("clone %s: %w", d, err)
+		}
+		clones[i] = fd
+	}
+	return dirs, clones, nil
 }
 
 // attach puts the detached mount fd (from open_tree) on path and closes fd.
@@ -372,15 +385,9 @@ func forbidDevices(devices []deviceClone, keep []string) error {
 			under = append(under, d)
 		}
 	}
-	// Parents first: a nested directory lands on its parent's clone.
-	slices.SortFunc(under, func(a, b string) int { return len(a) - len(b) })
-	clones := make([]int, len(under))
-	for i, d := range under {
-		fd, err := unix.OpenTree(unix.AT_FDCWD, d, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-		if err != nil {
-			return fmt.Errorf("forbid-devices: clone %s: %w", d, err)
-		}
-		clones[i] = fd
+	under, clones, err := cloneTrees(under)
+	if err != nil {
+		return fmt.Errorf("forbid-devices: %w", err)
 	}
 	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755,size=64k"); err != nil {
 		return fmt.Errorf("forbid-devices: mount tmpfs on /dev: %w", err)

@@ -229,17 +229,14 @@ func (h *helper) startWorker() (*exec.Cmd, <-chan int, error) {
 	end := make(chan int, 1)
 	go func() {
 		<-waited
-		end <- exitCodeOf(cmd.ProcessState)
+		exit := handlers.ExitOf(cmd.ProcessState)
+		if exit.Code < 0 {
+			// As a shell says it.
+			exit.Code = 128 + exit.Signal
+		}
+		end <- exit.Code
 	}()
 	return cmd, end, nil
-}
-
-// exitCodeOf is the worker's exit code, or 128+signal as a shell says.
-func exitCodeOf(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }
 
 // read serves the requests of one socket until its end closes or one is a
