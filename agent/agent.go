@@ -78,13 +78,34 @@ type Config struct {
 	// ObserveSync, when set, gets each sync's duration and result
 	// (metrics).
 	ObserveSync func(took time.Duration, err error)
-	Logger      *slog.Logger
+	// Progress, when set, gets the initial walk's progress, at most once a
+	// second and once when it is done, instead of the log (one updating
+	// line on a terminal).
+	Progress func(WalkProgress)
+	// WatchLimit is how many kernel watches this user may hold (-1:
+	// unknown), for Stats.
+	WatchLimit int
+	Logger     *slog.Logger
+}
+
+// WalkProgress is how far the initial walk got.
+type WalkProgress struct {
+	Directories int
+	Took        time.Duration
+	Done        bool
 }
 
 // ErrDrained is Run's result after Drain: everything queued was synced and
 // the run stopped, without the exit hooks, so that the caller can start
 // again with other options.
 var ErrDrained = errors.New("agent: drained")
+
+// ErrPaused is Flush's and WaitIdle's error while Pause holds syncing and
+// something waits: neither could end before Resume.
+var ErrPaused = errors.New("syncing is paused")
+
+// ErrNotRunning is the error of a request made after the run stopped.
+var ErrNotRunning = errors.New("agent: not running")
 
 // Agent runs one mirror. Its methods may be called from any goroutine: what
 // they ask is served once Run's loop runs (after the initial walk), and
@@ -94,12 +115,24 @@ type Agent struct {
 	reqs  chan request
 	done  chan struct{}
 	stats stats
+	hold  dispatch.Hold
+	// stopping is closed by Stop.
+	stopping chan struct{}
+	stopOnce sync.Once
+	// rescanAsked is set while a Rescan waits to be served.
+	rescanAsked atomic.Bool
 }
 
 type request struct {
 	kind  requestKind
-	dir   string     // for dump
-	reply chan error // for dump
+	dir   string          // for dump
+	ctx   context.Context // for flush and wait-idle
+	reply chan result     // for dump, flush and wait-idle
+}
+
+type result struct {
+	n   int
+	err error
 }
 
 type requestKind uint8
@@ -110,6 +143,8 @@ const (
 	reqQuit
 	reqDrain
 	reqDump
+	reqFlush
+	reqWaitIdle
 )
 
 // New returns an agent for cfg.
@@ -118,11 +153,41 @@ func New(cfg Config) *Agent {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	// Buffered: a signal during the initial walk must not block main.
-	return &Agent{cfg: cfg, reqs: make(chan request, 8), done: make(chan struct{})}
+	return &Agent{cfg: cfg, reqs: make(chan request, 8), done: make(chan struct{}), stopping: make(chan struct{})}
 }
 
-// Rescan queues a full resync (SIGUSR2).
-func (a *Agent) Rescan() { a.send(request{kind: reqRescan}) }
+// Stop ends the run at once, as the end of Run's context does (SIGTERM).
+func (a *Agent) Stop() { a.stopOnce.Do(func() { close(a.stopping) }) }
+
+// Pause holds syncing: the running sync ends, no other starts, changes
+// keep being collected (clsync ctl pause; like --standby-file).
+func (a *Agent) Pause() { a.hold.Put() }
+
+// Resume lets syncing go on after Pause.
+func (a *Agent) Resume() { a.hold.Lift() }
+
+// Flush syncs now every change made before the call, whatever the delays
+// say, and returns how many paths that took (clsync ctl flush).
+func (a *Agent) Flush(ctx context.Context) (int, error) {
+	return a.ask(ctx, request{kind: reqFlush})
+}
+
+// WaitIdle returns once every change made before the call is synced and
+// nothing is queued or running: the quiescence barrier a deploy script
+// waits on (clsync ctl wait-idle).
+func (a *Agent) WaitIdle(ctx context.Context) error {
+	_, err := a.ask(ctx, request{kind: reqWaitIdle})
+	return err
+}
+
+// Rescan queues a full resync (SIGUSR2). Requests made before the run
+// serves one are one resync: a flood of them never fills the queue of
+// requests.
+func (a *Agent) Rescan() {
+	if a.rescanAsked.CompareAndSwap(false, true) {
+		a.send(request{kind: reqRescan})
+	}
+}
 
 // ReloadRules re-reads the rules file (SIGHUP). Bad rules keep the old
 // ones: a typo must not stop a running mirror.
@@ -139,11 +204,8 @@ func (a *Agent) Drain() { a.send(request{kind: reqDrain}) }
 
 // Dump writes the agent's state into dir (signal 29).
 func (a *Agent) Dump(dir string) error {
-	reply := make(chan error, 1)
-	if !a.send(request{kind: reqDump, dir: dir, reply: reply}) {
-		return errors.New("agent: not running")
-	}
-	return <-reply
+	_, err := a.ask(context.Background(), request{kind: reqDump, dir: dir})
+	return err
 }
 
 func (a *Agent) send(r request) bool {
@@ -152,6 +214,26 @@ func (a *Agent) send(r request) bool {
 		return true
 	case <-a.done:
 		return false
+	}
+}
+
+// ask sends r and waits for its answer, the end of ctx or of the run.
+func (a *Agent) ask(ctx context.Context, r request) (int, error) {
+	r.ctx, r.reply = ctx, make(chan result, 1)
+	select {
+	case a.reqs <- r:
+	case <-a.done:
+		return 0, ErrNotRunning
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case res := <-r.reply:
+		return res.n, res.err
+	case <-a.done:
+		return 0, ErrNotRunning
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 
@@ -171,8 +253,10 @@ type run struct {
 	stop         context.CancelFunc
 	ctx          context.Context // the run's: ends when the run stops
 
-	syncs atomic.Int64 // handler runs ended, failed or not
-	stats *stats
+	syncs       atomic.Int64 // handler runs ended, failed or not
+	stats       *stats
+	hold        *dispatch.Hold
+	rescanAsked *atomic.Bool
 
 	mu      sync.Mutex
 	fatal   error
@@ -191,7 +275,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
 	cfg := a.cfg
 	log := cfg.Logger
-	r := &run{cfg: cfg, log: log, rules: &liveRules{}, stats: &a.stats, status: &lifecycle.Status{Path: cfg.StatusFile, Publish: cfg.PublishStatus, Log: log}}
+	r := &run{cfg: cfg, log: log, rules: &liveRules{}, stats: &a.stats, hold: &a.hold, rescanAsked: &a.rescanAsked, status: &lifecycle.Status{Path: cfg.StatusFile, Publish: cfg.PublishStatus, Log: log}}
+	a.stats.status.Store(r.status)
 	r.rules.p.Store(cfg.Rules)
 	notify := func(string) {}
 	if cfg.Notify != nil {
@@ -215,12 +300,25 @@ func (a *Agent) Run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	r.ctx, r.stop = runCtx, stop
+	go func() {
+		select {
+		case <-a.stopping:
+			stop()
+		case <-runCtx.Done():
+		}
+	}()
 	// Watches go in before the initial sync, so that nothing changed
 	// during it is missed: such changes are queued and synced after it.
 	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts, Kernel: cfg.Kernel}
 	walkStart := time.Now()
+	a.stats.started.Store(walkStart.UnixNano())
 	wopts.Progress = func(watched int) {
+		a.stats.walked.Store(int64(watched))
 		took := time.Since(walkStart)
+		if cfg.Progress != nil {
+			cfg.Progress(WalkProgress{Directories: watched, Took: took})
+			return
+		}
 		log.Info("initial sync: watching the tree", "directories", watched, "per_second", int(float64(watched)/took.Seconds()), "took", took.Round(time.Second))
 	}
 	if cfg.Rules != nil {
@@ -231,13 +329,21 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.stats.watcher.Store(r.w)
-	log.Info("initial sync: tree watched", "directories", r.w.Watches(), "took", time.Since(walkStart).Round(time.Millisecond))
+	walkTook := max(time.Since(walkStart), 1)
+	a.stats.walked.Store(int64(r.w.Watches()))
+	a.stats.walkTook.Store(int64(walkTook))
+	if cfg.Progress != nil {
+		cfg.Progress(WalkProgress{Directories: r.w.Watches(), Took: walkTook, Done: true})
+	}
+	log.Info("initial sync: tree watched", "directories", r.w.Watches(), "took", walkTook.Round(time.Millisecond))
 	defer r.w.Close()
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
 
 	r.gate = r.dispatcher(h)
+	iteration := r.progress.Iteration
+	a.stats.iteration.Store(&iteration)
 	aggCfg := cfg.Aggregator
 	aggCfg.Stat, aggCfg.Logger, aggCfg.Received = statSize(cfg.WatchDir), log, a.stats.received
 	r.agg = aggregator.New(aggCfg, r.sync)
@@ -275,8 +381,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			notify("WATCHDOG=1")
 		case <-initialDone:
 			initialDone = nil
+			took := time.Since(walkStart)
+			a.stats.initialTook.Store(int64(took))
 			a.stats.initialDone.Store(true)
-			log.Info("initial sync: done", "took", time.Since(walkStart).Round(time.Millisecond))
+			log.Info("initial sync: done", "took", took.Round(time.Millisecond))
 			notify("READY=1\nSTATUS=" + r.status.Get() + ", initial sync done")
 			switch {
 			case cfg.OnlyInitialSync:
@@ -334,7 +442,7 @@ func (r *run) dispatcher(h handlers.Handler) *dispatch.Gate {
 	d = dispatch.RootGuard(d, r.w.Root().Check)
 	d = dispatch.Retry(d, dispatch.RetryConfig{Tries: cfg.Retries, IgnoreFailures: cfg.IgnoreFailures,
 		MinDelay: cfg.Aggregator.SyncDelay, Stopping: stopping, Status: r.status, Logger: r.log})
-	d = dispatch.Standby(d, cfg.StandbyFile, r.status, stopping)
+	d = dispatch.Standby(d, cfg.StandbyFile, r.hold, r.status, stopping)
 	d = dispatch.Signature(d, cfg.WatchDir, cfg.ModSignature)
 	r.progress = dispatch.NewProgress(d, dispatch.ProgressConfig{SkipInitial: cfg.SkipInitialSync,
 		MaxIterations: cfg.MaxIterations, BeforeLast: func(ctx context.Context) { r.preExit(ctx) }, Finished: r.stop, Status: r.status})
@@ -348,7 +456,7 @@ func (r *run) sync(ctx context.Context, b aggregator.Batch) error {
 	err := r.gate.Sync(ctx, b.Items, false)
 	r.syncs.Add(1)
 	end := time.Now()
-	r.stats.synced(err, end)
+	r.stats.synced(err, start, end)
 	if r.cfg.ObserveSync != nil {
 		r.cfg.ObserveSync(end.Sub(start), err)
 	}
@@ -361,6 +469,7 @@ func (r *run) sync(ctx context.Context, b aggregator.Batch) error {
 func (r *run) serve(req request) {
 	switch req.kind {
 	case reqRescan:
+		r.rescanAsked.Store(false)
 		r.log.Info("full resync requested")
 		_ = r.agg.Rescan(r.ctx)
 	case reqReload:
@@ -370,8 +479,58 @@ func (r *run) serve(req request) {
 	case reqDrain:
 		go r.drain()
 	case reqDump:
-		req.reply <- r.dump(req.dir)
+		req.reply <- result{err: r.dump(req.dir)}
+	case reqFlush:
+		go func() {
+			n, err := r.flush(req.ctx)
+			req.reply <- result{n: n, err: err}
+		}()
+	case reqWaitIdle:
+		go func() { req.reply <- result{err: r.waitIdle(req.ctx)} }()
 	}
+}
+
+// flush is Flush: the watcher's barrier, then one sync of what it
+// delivered, unless syncing is paused.
+func (r *run) flush(ctx context.Context) (int, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if r.hold.Held() {
+		return 0, ErrPaused
+	}
+	if err := r.w.Quiesce(ctx); err != nil {
+		return 0, r.stopped(err)
+	}
+	n, err := r.agg.Flush(ctx)
+	return n, r.stopped(err)
+}
+
+// waitIdle is WaitIdle: the watcher's barrier, then the aggregator's.
+func (r *run) waitIdle(ctx context.Context) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.w.Quiesce(ctx); err != nil {
+		return r.stopped(err)
+	}
+	if r.hold.Held() && r.agg.Load().Pending() > 0 {
+		return ErrPaused
+	}
+	return r.stopped(r.agg.Idle(ctx))
+}
+
+// bound is ctx, ended also by the end of the run.
+func (r *run) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(r.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// stopped is err, or ErrNotRunning when the run's end caused it.
+func (r *run) stopped(err error) error {
+	if err != nil && r.ctx.Err() != nil {
+		return ErrNotRunning
+	}
+	return err
 }
 
 // quit is SIGQUIT: the pre-exit hook between syncs, with --sync-on-quit a

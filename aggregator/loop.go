@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,13 +29,51 @@ type Aggregator struct {
 	stopped chan struct{}
 	// queued is the Core's Len for other goroutines (monitoring).
 	queued atomic.Int64
+	// load is the loop's last Load, for other goroutines.
+	loadMu sync.Mutex
+	load   Load
 }
 
 // Queued is how many paths wait to be synced; safe from any goroutine.
 func (a *Aggregator) Queued() int { return int(a.queued.Load()) }
 
+// Load is what the aggregator holds at one moment, for monitoring.
+type Load struct {
+	// Queued are the paths waiting, by Queue.
+	Queued [numQueues]int
+	// Oldest is when the change that waits longest entered its queue
+	// (zero: nothing waits).
+	Oldest time.Time
+	// Running are the handler runs going on, RunningPaths their paths.
+	Running, RunningPaths int
+}
+
+// Pending is every path not synced yet: waiting or in a run.
+func (l Load) Pending() int {
+	n := l.RunningPaths
+	for _, q := range l.Queued {
+		n += q
+	}
+	return n
+}
+
+// Load returns the aggregator's load; safe from any goroutine.
+func (a *Aggregator) Load() Load {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
+	return a.load
+}
+
+type requestKind uint8
+
+const (
+	reqFlush requestKind = iota
+	reqRescan
+	reqIdle
+)
+
 type request struct {
-	flush bool // otherwise a root rescan
+	kind  requestKind
 	reply chan flushResult
 }
 
@@ -74,6 +113,7 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 		waiting   []chan flushResult // Flush callers not served yet
 		serving   []chan flushResult // Flush callers the flush run serves
 		servingID = -1
+		idle      []chan flushResult // Idle callers
 	)
 	start := func(b Batch) int {
 		id := nextID
@@ -92,7 +132,6 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 	defer timer.Stop()
 
 	for {
-		a.queued.Store(int64(core.Len()))
 		now := time.Now()
 		if len(runs) == 0 && len(waiting) > 0 {
 			if b, ok := core.Flush(now); ok {
@@ -125,6 +164,12 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 				b.Items = keep
 			}
 			start(b)
+		}
+		a.queued.Store(int64(core.Len()))
+		a.publish(core, runs)
+		if len(idle) > 0 && core.Len() == 0 && len(runs) == 0 && len(held) == 0 && len(waiting) == 0 {
+			reply(idle, flushResult{})
+			idle = nil
 		}
 		var wake <-chan time.Time
 		if t, ok := core.Wake(now); ok {
@@ -169,15 +214,36 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 			// waits for the watcher's Quiesce, which returns once its
 			// events are sent, then asks for a Flush that must see them.
 			in = a.drain(in, core)
-			if r.flush {
+			switch r.kind {
+			case reqFlush:
 				waiting = append(waiting, r.reply)
-			} else {
+			case reqRescan:
 				core.Rescan(time.Now())
 				r.reply <- flushResult{}
+			case reqIdle:
+				idle = append(idle, r.reply)
 			}
 		case <-wake:
 		}
 	}
+}
+
+// publish makes the loop's state the Load other goroutines see.
+func (a *Aggregator) publish(core *Core, runs map[int]Batch) {
+	l := Load{Running: len(runs)}
+	for _, b := range runs {
+		l.RunningPaths += len(b.Items)
+	}
+	for q := range core.queues {
+		qu := &core.queues[q]
+		l.Queued[q] = qu.len
+		if qu.len > 0 && (l.Oldest.IsZero() || qu.first.Before(l.Oldest)) {
+			l.Oldest = qu.first
+		}
+	}
+	a.loadMu.Lock()
+	a.load = l
+	a.loadMu.Unlock()
 }
 
 // drain adds the event slices waiting in in, without blocking; it returns
@@ -285,19 +351,27 @@ func reply(to []chan flushResult, r flushResult) {
 // was queued and no sync was running. Event slices sent to Run before the
 // call are queued first.
 func (a *Aggregator) Flush(ctx context.Context) (int, error) {
-	r, err := a.request(ctx, true)
+	r, err := a.request(ctx, reqFlush)
 	return r.n, err
 }
 
 // Rescan queues a full resync of the root in the instant queue: it starts
 // as soon as no sync is running, whatever -t and -w say.
 func (a *Aggregator) Rescan(ctx context.Context) error {
-	_, err := a.request(ctx, false)
+	_, err := a.request(ctx, reqRescan)
 	return err
 }
 
-func (a *Aggregator) request(ctx context.Context, flush bool) (flushResult, error) {
-	r := request{flush: flush, reply: make(chan flushResult, 1)}
+// Idle returns once nothing is queued and no run goes on, after the event
+// slices sent to Run before the call are queued. A failed run's paths go
+// back to the queue, so Idle waits for their retry.
+func (a *Aggregator) Idle(ctx context.Context) error {
+	_, err := a.request(ctx, reqIdle)
+	return err
+}
+
+func (a *Aggregator) request(ctx context.Context, kind requestKind) (flushResult, error) {
+	r := request{kind: kind, reply: make(chan flushResult, 1)}
 	select {
 	case a.reqs <- r:
 	case <-ctx.Done():

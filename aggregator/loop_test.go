@@ -283,3 +283,54 @@ func TestFlushTakesEventsSentBefore(t *testing.T) {
 		}
 	})
 }
+
+func TestRunIdleWaitsForQueuedAndRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		h := startHarness(t, Config{CollectDelay: 10 * time.Second, SyncDelay: 20 * time.Second}, func(ctx context.Context, n int) error {
+			if n == 1 {
+				<-release
+				return errors.New("rsync: connection refused")
+			}
+			return nil
+		})
+		ctx := t.Context()
+		if err := h.agg.Idle(ctx); err != nil {
+			t.Fatalf("Idle with nothing queued = %v", err)
+		}
+		h.send("a:m", "b:c")
+		idle := make(chan error, 1)
+		go func() { idle <- h.agg.Idle(ctx) }()
+		synctest.Wait()
+		if l := h.agg.Load(); l.Queued[Normal] != 2 || l.Pending() != 2 || !l.Oldest.Equal(time.Now()) {
+			t.Fatalf("Load while queued = %+v", l)
+		}
+		time.Sleep(10 * time.Second)
+		h.expect(call{10 * time.Second, "normal a:m b:c"})
+		if l := h.agg.Load(); l.Running != 1 || l.RunningPaths != 2 || l.Pending() != 2 || !l.Oldest.IsZero() {
+			t.Fatalf("Load while running = %+v", l)
+		}
+		select {
+		case err := <-idle:
+			t.Fatalf("Idle returned %v while a run goes on", err)
+		default:
+		}
+		// The run fails: its paths wait for the retry, and so does Idle.
+		close(release)
+		synctest.Wait()
+		select {
+		case err := <-idle:
+			t.Fatalf("Idle returned %v with the failed paths queued", err)
+		default:
+		}
+		time.Sleep(20 * time.Second)
+		h.expect(call{30 * time.Second, "normal a:m b:c"})
+		if err := <-idle; err != nil {
+			t.Fatal(err)
+		}
+		if l := h.agg.Load(); l.Pending() != 0 {
+			t.Fatalf("Load when idle = %+v", l)
+		}
+		h.stop()
+	})
+}

@@ -225,7 +225,7 @@ func TestStandby(t *testing.T) {
 		f := newFake()
 		st := &words{}
 		stopping := make(chan struct{})
-		h := Standby(f, file, st, stopping)
+		h := Standby(f, file, nil, st, stopping)
 		done := make(chan error)
 		go func() { done <- h.Sync(t.Context(), items("a"), false) }()
 		time.Sleep(time.Minute)
@@ -247,6 +247,45 @@ func TestStandby(t *testing.T) {
 		if err := <-done; !errors.Is(err, ErrStopping) {
 			t.Errorf("held sync at stop: %v", err)
 		}
+	})
+}
+
+// A Hold holds syncs from Put to Lift, with the standby file or alone.
+func TestHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "standby")
+		f := newFake()
+		st := &words{}
+		hold := &Hold{}
+		h := Standby(f, file, hold, st, make(chan struct{}))
+		if err := h.Sync(t.Context(), items("a"), false); err != nil || f.count() != 1 {
+			t.Fatalf("lifted hold: err %v, %d calls", err, f.count())
+		}
+		hold.Put()
+		hold.Put()
+		done := make(chan error)
+		go func() { done <- h.Sync(t.Context(), items("a"), false) }()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if f.count() != 1 || !hold.Held() {
+			t.Fatalf("synced while held (%d calls)", f.count())
+		}
+		// Lifted while the standby file exists: the file still holds.
+		os.WriteFile(file, nil, 0o644)
+		hold.Lift()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if f.count() != 1 {
+			t.Fatal("synced while the standby file exists")
+		}
+		os.Remove(file)
+		if err := <-done; err != nil || f.count() != 2 {
+			t.Fatalf("err %v, %d calls", err, f.count())
+		}
+		if !slices.Equal(st.get(), []string{"hold on", "running"}) {
+			t.Errorf("status %v", st.get())
+		}
+		hold.Lift()
 	})
 }
 

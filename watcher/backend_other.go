@@ -14,3 +14,6 @@ import (
 func newBackend(ctx context.Context, opts Options) (backend, error) {
 	return nil, fmt.Errorf("watcher: no file-system notification backend for %s in this version", runtime.GOOS)
 }
+
+// WatchLimit is -1: no backend, no known limit.
+func WatchLimit() int { return -1 }

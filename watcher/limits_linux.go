@@ -20,6 +20,12 @@ type limit struct {
 	value int    // -1: unknown
 }
 
+// WatchLimit is how many kernel watches this user may hold, -1 when it
+// cannot be read.
+func WatchLimit() int {
+	return readLimit("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches").value
+}
+
 func readLimit(global, perNS string) limit {
 	g := limit{name: sysctlName(global), value: readInt(global)}
 	ns := readInt(perNS)

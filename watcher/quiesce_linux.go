@@ -4,6 +4,7 @@ package watcher
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,8 +14,11 @@ import (
 // those events started has been reported: the walks, the pairing of move
 // halves, a re-walk an overflow asked for.
 type barrier struct {
-	reply  chan struct{}
-	bytes  uint64 // passed once w.consumed reaches it
+	reply chan struct{}
+	bytes uint64 // passed once w.consumed reaches it
+	// since, when the queue's length was unknown, replaces bytes: passed
+	// once a read that started after it found the queue empty.
+	since  time.Time
 	read   bool   // it has: the fields below are set
 	job    uint64 // every walk job up to this id must be done
 	move   uint64 // every move half up to this seq must be paired or expired
@@ -33,13 +37,14 @@ func (w *inotify) takeBarriers() {
 	}
 	// TIOCINQ is FIONREAD: the bytes of events queued.
 	queued, err := unix.IoctlGetInt(w.fd, unix.TIOCINQ)
-	if err != nil {
-		// Cannot tell: wait for a read that empties the queue instead
-		// of one more byte than any queue holds.
-		queued = 1 << 30
-	}
 	for _, reply := range calls {
-		w.barriers = append(w.barriers, &barrier{reply: reply, bytes: w.consumed + uint64(queued)})
+		b := &barrier{reply: reply, bytes: w.consumed + uint64(queued)}
+		if err != nil {
+			// Cannot tell (a seccomp filter without it): wait for a
+			// read that empties the queue.
+			b.since = time.Now()
+		}
+		w.barriers = append(w.barriers, b)
 	}
 }
 
@@ -63,7 +68,7 @@ func (w *inotify) passBarriers() {
 
 func (w *inotify) passed(b *barrier) bool {
 	if !b.read {
-		if w.consumed < b.bytes {
+		if b.since.IsZero() && w.consumed < b.bytes || !b.since.IsZero() && !w.drainedAt.After(b.since) {
 			return false
 		}
 		b.read, b.job, b.move, b.rewalk = true, w.jobID, w.moveSeq, w.rewalks

@@ -43,6 +43,8 @@ func allowed() []string {
 		"poll", "ppoll", "pselect6",
 		// Worker: the SOCK_SEQPACKET socket to the privileged helper, fds by SCM_RIGHTS.
 		"recvmsg", "sendmsg", "recvfrom", "sendto", "shutdown",
+		// Worker: the clients of the control socket the helper passed (-s).
+		"accept4",
 		// Worker: files it may reach (Landlock and the uid decide which); no
 		// mkdirat, symlinkat, linkat, mknodat or chown: the helper passes
 		// the directories the worker writes in.
@@ -90,6 +92,9 @@ func argRules(pid int, permitMprotect bool) []argRule {
 		// the low 32 bits, as the kernel reads them.
 		{name: "kill", arg: 0, mask: 0xffffffff, value: uint64(pid)},
 		{name: "tgkill", arg: 0, mask: 0xffffffff, value: uint64(pid)},
+		// The watcher's Quiesce asks how much the inotify queue holds
+		// (FIONREAD); no other ioctl.
+		{name: "ioctl", arg: 1, mask: 0xffffffff, value: unix.TIOCINQ},
 		// Go 1.25+ names its anonymous mappings; it ignores a refusal.
 		{name: "prctl", arg: 0, mask: 0xffffffff, value: unix.PR_SET_VMA},
 	}
