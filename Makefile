@@ -66,14 +66,9 @@ test-metrics:
 test-sysctl:
 	CLSYNC_TEST_SYSCTL=1 $(GO) test -race -count=1 -p 1 -run 'TestOverflow|TestStormConverges' ./watcher
 
-# Every Fuzz* target, FUZZTIME each (go test runs one fuzz target at a time).
+# Every Fuzz* target, FUZZTIME each.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$target"; \
-	    $(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
-	  done; \
-	done
+	GO=$(GO) sh scripts/fuzz.sh $(FUZZTIME)
 
 # Go benchmarks, then our binary beside clsync and lsyncd on identical trees.
 bench: build

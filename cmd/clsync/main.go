@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -18,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/clsync-go/clsync/agent"
+	"github.com/clsync-go/clsync/api"
 	"github.com/clsync-go/clsync/internal/cli"
 	"github.com/clsync-go/clsync/internal/metrics"
 	"github.com/clsync-go/clsync/internal/sdnotify"
@@ -45,6 +47,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if len(argv) > 0 && argv[0] == cli.CtlCommand {
+		os.Exit(ctl(ctx, argv[1:], os.Stdout, os.Stderr))
+	}
 	code, block := program(ctx, argv, worker, os.Stdout, os.Stderr)
 	if block != "" {
 		stop()
@@ -96,6 +101,22 @@ func program(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	return exitCode(err), block
 }
 
+// ctl is `clsync ctl`: a client of a running agent's control socket.
+func ctl(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
+	cmd, err := cli.ParseCtl(argv)
+	if err == nil && cmd.Help {
+		cli.WriteCtlHelp(stdout)
+		return 0
+	}
+	if err == nil {
+		err = cmd.Run(ctx, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "clsync: %s\n", oneLine(err.Error()))
+	}
+	return exitCode(err)
+}
+
 // runArgs runs the command line argv; worker: as --splitting=process's
 // unprivileged worker, whose helper started it.
 func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.Writer) (string, error) {
@@ -134,6 +155,21 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 			return "", err
 		}
 	}
+	// The control socket is made first: a bad path or a live agent on it
+	// stops us before anything starts.
+	var control net.Listener
+	if s.Socket != "" && !worker {
+		sock, err := s.ControlSocket()
+		if err != nil {
+			return "", err
+		}
+		ln, err := api.Listen(sock)
+		if err != nil {
+			return "", err
+		}
+		defer ln.Close()
+		control = ln
+	}
 	if s.Split() && !worker {
 		// Every signal goes to the worker, which acts on it; we end
 		// with it.
@@ -141,6 +177,13 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 		signal.Notify(fwd, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, dumpSignal)
 		defer signal.Stop(fwd)
 		hcfg := s.Helper(argv, withoutEnv(os.Environ(), daemonEnv, "NOTIFY_SOCKET"), daemonReady(), notify, log)
+		if control != nil {
+			// The worker serves it.
+			if hcfg.Control, err = control.(*api.Listener).File(); err != nil {
+				return "", fmt.Errorf("control socket: %w", err)
+			}
+			defer hcfg.Control.Close()
+		}
 		if s.MetricsListen != "" {
 			// The worker has no network: we serve what it pushes.
 			relay := &metrics.Relay{}
@@ -157,6 +200,7 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	}
 	cfg := s.Agent(log, daemonReady())
 	cfg.Notify, cfg.WatchdogEvery = notify, sdnotify.WatchdogInterval(os.Getpid())
+	cfg.Progress = s.TerminalProgress(stderr)
 	var a *agent.Agent
 	stats := func() agent.Stats { return a.Stats() }
 	if worker {
@@ -165,6 +209,13 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 			return "", err
 		}
 		cfg = s.Worker(w, log)
+		cfg.Progress = s.TerminalProgress(stderr)
+		if s.Socket != "" {
+			if control, err = w.ControlListener(); err != nil {
+				return "", err
+			}
+			defer control.Close()
+		}
 		if s.MetricsListen != "" {
 			cfg.ObserveSync = metrics.Push(ctx, stats, w.PushStats)
 		}
@@ -188,6 +239,17 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	a = agent.New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
+	if control != nil {
+		served := make(chan error, 1)
+		ctlCtx, stopControl := context.WithCancel(ctx)
+		go func() { served <- api.Serve(ctlCtx, control, s.Control(a, version, log)) }()
+		defer func() {
+			stopControl()
+			if err := <-served; err != nil {
+				log.Error("control socket", "err", err)
+			}
+		}()
+	}
 	block := ""
 	for {
 		select {

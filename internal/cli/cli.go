@@ -15,6 +15,7 @@ import (
 	"github.com/clsync-go/clsync/aggregator"
 	"github.com/clsync-go/clsync/handlers"
 	"github.com/clsync-go/clsync/rules"
+	"github.com/clsync-go/clsync/watcher"
 )
 
 // Load turns argv (without the program name) into settings: the command
@@ -99,7 +100,8 @@ func (s *Settings) Agent(log *slog.Logger, ready func()) agent.Config {
 		ExitOnNoEvents: s.ExitOnNoEvents, SyncOnQuit: s.SyncOnQuit,
 		OneFileSystem: s.OneFileSystem, ExcludeMounts: s.ExcludeMounts,
 		StatusFile: s.StatusFile, PidFile: s.PidFile,
-		Ready: ready, Logger: log,
+		WatchLimit: watcher.WatchLimit(),
+		Ready:      ready, Logger: log,
 	}
 }
 
@@ -148,6 +150,9 @@ func WriteHelp(w io.Writer, version string) {
 		fmt.Fprintf(w, "  %-40s %s\n", left, o.help)
 	}
 	fmt.Fprint(w, `
+  clsync ctl --socket PATH status|flush|pause|resume|resync|wait-idle
+                                           talk to a running agent (clsync ctl --help)
+
 Config file keys are the long option names; "--" and "---" set the handler
 templates. Numbers are plain seconds or bytes. Exit codes: 0 success, 22 invalid
 input, 2 missing file or directory, 13 permission denied.
@@ -166,7 +171,6 @@ func checkImplemented(s *Settings) error {
 		refused bool
 		what    string
 	}{
-		{s.Socket != "", "--socket"},
 		// Dropping to the identity we already have is a no-op (the chown
 		// example passes --uid 0 --gid 0 and runs as root).
 		{!split && (s.UID.Set && s.UID.ID != os.Getuid() || s.GID.Set && s.GID.ID != os.Getgid()), "--uid/--gid (to another user) without --splitting=process"},

@@ -9,6 +9,9 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/clsync-go/clsync/agent"
 )
 
 // newLogger builds the logger for -Y (stderr, stdout, syslog), -d (each -d
@@ -111,4 +114,36 @@ func (h *journalHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *journalHandler) WithGroup(name string) slog.Handler {
 	return &journalHandler{mu: h.mu, w: h.w, inner: h.inner.WithGroup(name)}
+}
+
+// TerminalProgress is the initial walk's progress as one line that updates
+// in place, when the log goes to stderr and stderr is a terminal (nil
+// otherwise: the progress is logged, at most once a second, with -d).
+func (s *Settings) TerminalProgress(stderr io.Writer) func(agent.WalkProgress) {
+	f, ok := stderr.(*os.File)
+	if !ok || s.Output != "stderr" || s.Quiet || s.LogFormat == "json" || !isTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressLine(f)
+}
+
+// progressLine writes each progress over the previous one; the walk's end
+// finishes the line, if one was written (a walk under a second writes none).
+func progressLine(w io.Writer) func(agent.WalkProgress) {
+	written := false
+	return func(p agent.WalkProgress) {
+		if p.Done && !written {
+			return
+		}
+		rate := 0
+		if p.Took > 0 {
+			rate = int(float64(p.Directories) / p.Took.Seconds())
+		}
+		end := ""
+		if p.Done {
+			end = ", done\n"
+		}
+		fmt.Fprintf(w, "\r\x1b[Kclsync: initial sync: %d directories watched, %d/s, %s%s", p.Directories, rate, p.Took.Round(time.Second), end)
+		written = true
+	}
 }

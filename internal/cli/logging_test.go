@@ -8,6 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/clsync-go/clsync/agent"
 )
 
 // logLines logs an info and a warning through the logger argv asks for,
@@ -61,5 +64,24 @@ func TestLogOnTheJournal(t *testing.T) {
 	var rec map[string]any
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "<4>{") || json.Unmarshal([]byte(strings.TrimPrefix(lines[1], "<4>")), &rec) != nil || rec["time"] != nil {
 		t.Errorf("json on the journal: %q", lines)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	var b strings.Builder
+	line := progressLine(&b)
+	line(agent.WalkProgress{Directories: 1000, Took: time.Second})
+	line(agent.WalkProgress{Directories: 3000, Took: 2 * time.Second})
+	line(agent.WalkProgress{Directories: 3500, Took: 2 * time.Second, Done: true})
+	want := "\r\x1b[Kclsync: initial sync: 1000 directories watched, 1000/s, 1s" +
+		"\r\x1b[Kclsync: initial sync: 3000 directories watched, 1500/s, 2s" +
+		"\r\x1b[Kclsync: initial sync: 3500 directories watched, 1750/s, 2s, done\n"
+	if b.String() != want {
+		t.Errorf("progress line %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	progressLine(&b)(agent.WalkProgress{Directories: 5, Done: true})
+	if b.Len() != 0 {
+		t.Errorf("a walk under a second wrote %q", b.String())
 	}
 }

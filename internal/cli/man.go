@@ -16,6 +16,10 @@ clsync \- keep a destination equal to a watched directory tree, live
 .SH SYNOPSIS
 .B clsync
 [\fIOPTION\fR]... [\fB\-\-\fR \fIHANDLER\-ARGUMENT\fR...]
+.br
+.B clsync ctl
+\fB\-s\fR \fIPATH\fR [\fB\-\-json\fR] [\fB\-\-timeout\fR \fIDURATION\fR]
+\fBstatus\fR|\fBflush\fR|\fBpause\fR|\fBresume\fR|\fBresync\fR|\fBwait\-idle\fR
 .SH DESCRIPTION
 .B clsync
 watches a directory tree with inotify, batches what changed and hands each
@@ -48,7 +52,30 @@ key is the long option's name.
 		}
 		fmt.Fprintf(w, "%s\n%s\n", b.String(), roff(o.help))
 	}
-	fmt.Fprint(w, `.SH SIGNALS
+	fmt.Fprint(w, `.SH CONTROL
+\fBclsync ctl\fR talks to an agent started with \fB\-s\fR \fIPATH\fR:
+.TP
+\fBstatus\fR
+state, paths waiting per queue and in running syncs, the oldest change's age,
+the last sync, syncs done and failed, watches against the limit, overflows,
+rescans and the initial sync's progress (\fB\-\-json\fR: as JSON)
+.TP
+\fBflush\fR
+sync every change made so far, now, whatever the delays say
+.TP
+\fBpause\fR, \fBresume\fR
+hold syncing (changes keep being collected) and let it go on
+.TP
+\fBresync\fR
+queue a full resync
+.TP
+\fBwait\-idle\fR
+return once every change made before it is synced and nothing waits or runs
+.PP
+The socket is 0600 unless \fB\-\-socket\-mod\fR says otherwise; it speaks
+clsync 0.4.5's line protocol too. \fBctl\fR exits 16 when syncing is paused
+(flush, wait\-idle), 110 at \fB\-\-timeout\fR, 111 when no agent listens.
+.SH SIGNALS
 .TP
 \fBSIGTERM\fR, \fBSIGINT\fR
 stop now, killing a running handler

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -81,7 +82,15 @@ func (s *Settings) Worker(w *split.Worker, log *slog.Logger) agent.Config {
 	cfg.Kernel = w
 	cfg.Handler.Process = w
 	cfg.Notify = w.Notify
-	cfg.WriteDump = w.WriteDump
+	dumpDir := s.DumpDir
+	cfg.WriteDump = func(dir string, facts map[string]string) error {
+		// The helper writes where its own --dump-dir says, nowhere a
+		// control-socket client names.
+		if filepath.Clean(dir) != filepath.Clean(dumpDir) {
+			return &os.PathError{Op: "dump", Path: dir, Err: fmt.Errorf("%w: with --splitting the dump goes to --dump-dir %s only", fs.ErrPermission, dumpDir)}
+		}
+		return w.WriteDump(dir, facts)
+	}
 	// systemd's watchdog is meant for the helper, our parent.
 	cfg.WatchdogEvery = sdnotify.WatchdogInterval(os.Getppid())
 	cfg.PublishStatus = w.SetStatus

@@ -13,9 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,15 +67,13 @@ func newMetrics(stats func() agent.Stats, started time.Time) *metrics {
 	gauge := func(name, help string, f func(agent.Stats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(stats()) })
 	}
-	limit := watchLimit()
 	m.reg.MustRegister(m.duration, m.results,
 		counter("clsync_events_total", "File system events read from the kernel.", func(s agent.Stats) uint64 { return s.Events }),
 		counter("clsync_rescans_total", "Events that rescan a whole directory (created or moved in, overflow re-walk, resync).", func(s agent.Stats) uint64 { return s.Rescans }),
 		counter("clsync_overflows_total", "Kernel event queue overflows, each repaired by a re-walk.", func(s agent.Stats) uint64 { return s.Overflows }),
 		gauge("clsync_queued_paths", "Paths waiting to be synced.", func(s agent.Stats) float64 { return float64(s.Queued) }),
 		gauge("clsync_watches", "Kernel watches held.", func(s agent.Stats) float64 { return float64(s.Watches) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clsync_watches_limit", Help: "fs.inotify.max_user_watches (the limit for all of this user's agents)."},
-			func() float64 { return limit }),
+		gauge("clsync_watches_limit", "fs.inotify.max_user_watches (the limit for all of this user's agents; -1 unknown).", func(s agent.Stats) float64 { return float64(s.WatchLimit) }),
 		gauge("clsync_seconds_since_last_successful_sync", "Seconds since a sync last succeeded (since the start before the first).", func(s agent.Stats) float64 {
 			last := s.LastSuccess
 			if last.IsZero() {
@@ -120,17 +115,4 @@ func (m *metrics) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
-}
-
-// watchLimit is fs.inotify.max_user_watches, -1 when unknown.
-func watchLimit() float64 {
-	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_watches")
-	if err != nil {
-		return -1
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return -1
-	}
-	return float64(n)
 }

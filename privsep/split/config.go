@@ -3,6 +3,7 @@ package split
 import (
 	"encoding/json"
 	"log/slog"
+	"os"
 
 	"github.com/clsync-go/clsync/handlers"
 	"github.com/clsync-go/clsync/privsep"
@@ -37,6 +38,10 @@ type HelperConfig struct {
 	// them (the helper serves the metrics endpoint: the worker has no
 	// network).
 	Stats func(stats json.RawMessage, syncs []SyncResult)
+	// Control, when set, is the control socket's listening descriptor
+	// (-s): the worker accepts its clients, so that their requests are
+	// parsed by the confined process, never by the helper.
+	Control *os.File
 	// Drop, when set, lowers the helper's own privileges once the worker
 	// runs (--privileged-uid/gid, -C).
 	Drop   func() error

@@ -196,13 +196,17 @@ func socketPair(name string) (int, *os.File, error) {
 // startWorker re-executes us as the worker: fd 3 the socket, fd 4 the
 // inotify instance (read only by the worker: the helper adds the
 // watches), fd 5 the socket for watches alone, where every request is
-// answered before the next comes (the walk waits for each watch). The channel delivers its exit code.
+// answered before the next comes (the walk waits for each watch), fd 6
+// the control socket, if any. The channel delivers its exit code.
 func (h *helper) startWorker() (*exec.Cmd, <-chan int, error) {
 	cmd := exec.Command("/proc/self/exe", append([]string{WorkerCommand}, h.cfg.Argv...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = h.cfg.Env
 	cmd.Args[0] = os.Args[0] // what ps shows
 	cmd.ExtraFiles = []*os.File{h.workerSock, h.inotifyFile, h.workerWatchSock}
+	if h.cfg.Control != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, h.cfg.Control)
+	}
 	id := h.cfg.Worker
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: []uint32{}},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 
@@ -43,6 +44,9 @@ func Confine(Confinement, *slog.Logger) error { return errUnsupported }
 
 // PushStats refuses: the worker needs Linux.
 func (*Worker) PushStats(json.RawMessage, []SyncResult) error { return errUnsupported }
+
+// ControlListener refuses: the worker needs Linux.
+func (*Worker) ControlListener() (net.Listener, error) { return nil, errUnsupported }
 
 // WriteDump refuses: the worker needs Linux.
 func (*Worker) WriteDump(string, map[string]string) error { return errUnsupported }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ const (
 	workerSockFd    = 3
 	workerInotifyFd = 4
 	workerWatchFd   = 5
+	workerControlFd = 6
 )
 
 // Worker is the worker's side: the watcher's Kernel (the helper adds the
@@ -61,6 +63,18 @@ func Connect() (*Worker, error) {
 	w.ListsDir = hello.ListsDir
 	go w.read()
 	return w, nil
+}
+
+// ControlListener is the control socket the helper listens on (-s),
+// passed to us to accept its clients.
+func (w *Worker) ControlListener() (net.Listener, error) {
+	f := os.NewFile(workerControlFd, "control socket")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("privilege separation: the control socket from the helper: %w", err)
+	}
+	return ln, nil
 }
 
 // Instance is the inotify instance the helper made. Passing it to us made
