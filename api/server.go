@@ -64,12 +64,14 @@ func Serve(ctx context.Context, ln net.Listener, cfg ServerConfig) error {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// The clients end with ctx or with Serve, whatever ends it (an
+	// accept error included): cancel runs before the wait.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	slots := make(chan struct{}, MaxClients)
 	for {
 		c, err := ln.Accept()

@@ -324,3 +324,27 @@ func TestClient(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Serve ends its clients when it stops on an accept error, not only when
+// its context ends.
+func TestServeEndsClientsOnAcceptError(t *testing.T) {
+	ln, err := Listen(Socket{Path: filepath.Join(t.TempDir(), "sock"), UID: -1, GID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Serve(context.Background(), ln, ServerConfig{Agent: newScripted()}) }()
+	k := dial(t, ln.Path())
+	ln.UnixListener.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Serve stopped without an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still waits for its clients")
+	}
+	if !k.closed() {
+		t.Error("the client was left connected")
+	}
+}
