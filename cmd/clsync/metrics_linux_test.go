@@ -68,6 +68,9 @@ func metricsMove(t *testing.T, extra ...string) {
 		before = scrape(t, addr)
 		return before["clsync_initial_sync_done"] == 1 && before[`clsync_syncs_total{result="ok"}`] >= 1
 	})
+	if _, ok := before["clsync_oldest_pending_seconds"]; !ok || before["clsync_paused"] != 0 {
+		t.Errorf("pending age or pause missing: %v", before)
+	}
 	if before["clsync_watches"] < 1 || before["clsync_watches_limit"] < before["clsync_watches"] || before["process_resident_memory_bytes"] <= 0 {
 		t.Errorf("watches or process metrics missing: %v", before)
 	}

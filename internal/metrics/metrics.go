@@ -73,6 +73,18 @@ func newMetrics(stats func() agent.Stats, started time.Time) *metrics {
 		counter("clsync_overflows_total", "Kernel event queue overflows, each repaired by a re-walk.", func(s agent.Stats) uint64 { return s.Overflows }),
 		gauge("clsync_queued_paths", "Paths waiting to be synced.", func(s agent.Stats) float64 { return float64(s.Queued) }),
 		gauge("clsync_watches", "Kernel watches held.", func(s agent.Stats) float64 { return float64(s.Watches) }),
+		gauge("clsync_oldest_pending_seconds", "How long the change that waits longest has been waiting (0: none waits).", func(s agent.Stats) float64 {
+			if s.Load.Oldest.IsZero() {
+				return 0
+			}
+			return time.Since(s.Load.Oldest).Seconds()
+		}),
+		gauge("clsync_paused", "1 while an operator holds syncing (clsync ctl pause).", func(s agent.Stats) float64 {
+			if s.Paused {
+				return 1
+			}
+			return 0
+		}),
 		gauge("clsync_watches_limit", "fs.inotify.max_user_watches (the limit for all of this user's agents; -1 unknown).", func(s agent.Stats) float64 { return float64(s.WatchLimit) }),
 		gauge("clsync_seconds_since_last_successful_sync", "Seconds since a sync last succeeded (since the start before the first).", func(s agent.Stats) float64 {
 			last := s.LastSuccess
