@@ -10,7 +10,7 @@ FUZZTIME  ?= 10s
 BENCH     ?= ../shared/bench/run.sh
 SEEDS     ?= 1,2,3
 
-.PHONY: all build deps test vet test-go test-metrics test-sysctl fuzz vet-freebsd bench man install deb clean
+.PHONY: all build deps test vet cross-freebsd test-go test-metrics test-sysctl fuzz vet-freebsd bench man install deb clean
 
 all: build
 
@@ -44,7 +44,7 @@ build:
 deps:
 	@sh scripts/deps.sh
 
-test: deps vet vet-freebsd test-go test-metrics test-sysctl fuzz
+test: deps vet vet-freebsd cross-freebsd test-go test-metrics test-sysctl fuzz
 
 vet:
 	$(GO) vet ./...
@@ -52,6 +52,16 @@ vet:
 
 vet-freebsd:
 	GOOS=freebsd CGO_ENABLED=0 $(GO) vet ./...
+
+# No FreeBSD machine runs here: the binary and every test binary must at
+# least build for it (without cgo: no seccomp, which is Linux's).
+cross-freebsd:
+	@set -e; for arch in amd64 arm64; do \
+	  echo "freebsd/$$arch: build and test binaries"; \
+	  GOOS=freebsd GOARCH=$$arch CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/clsync; \
+	  GOOS=freebsd GOARCH=$$arch CGO_ENABLED=0 $(GO) build ./...; \
+	  dir=$$(mktemp -d); GOOS=freebsd GOARCH=$$arch CGO_ENABLED=0 $(GO) test -c -o $$dir/ ./... >/dev/null; rm -rf $$dir; \
+	done
 
 test-go:
 	$(GO) test -race -count=1 ./...
