@@ -134,7 +134,8 @@ func (a *Agent) Stats() Stats {
 		st.Watches, st.Overflows = w.Watches(), w.Overflows()
 	}
 	if agg := s.aggregator.Load(); agg != nil {
-		st.Queued, st.Load = agg.Queued(), agg.Load()
+		st.Load = agg.Load()
+		st.Queued = st.Load.Waiting()
 	}
 	return st
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/clsync-go/clsync/event"
@@ -27,15 +26,10 @@ type Aggregator struct {
 	sync    SyncFunc
 	reqs    chan request
 	stopped chan struct{}
-	// queued is the Core's Len for other goroutines (monitoring).
-	queued atomic.Int64
 	// load is the loop's last Load, for other goroutines.
 	loadMu sync.Mutex
 	load   Load
 }
-
-// Queued is how many paths wait to be synced; safe from any goroutine.
-func (a *Aggregator) Queued() int { return int(a.queued.Load()) }
 
 // Load is what the aggregator holds at one moment, for monitoring.
 type Load struct {
@@ -48,14 +42,17 @@ type Load struct {
 	Running, RunningPaths int
 }
 
-// Pending is every path not synced yet: waiting or in a run.
-func (l Load) Pending() int {
-	n := l.RunningPaths
+// Waiting are the paths waiting, in every queue.
+func (l Load) Waiting() int {
+	n := 0
 	for _, q := range l.Queued {
 		n += q
 	}
 	return n
 }
+
+// Pending is every path not synced yet: waiting or in a run.
+func (l Load) Pending() int { return l.Waiting() + l.RunningPaths }
 
 // Load returns the aggregator's load; safe from any goroutine.
 func (a *Aggregator) Load() Load {
@@ -165,7 +162,6 @@ func (a *Aggregator) Run(ctx context.Context, in <-chan []event.Event) error {
 			}
 			start(b)
 		}
-		a.queued.Store(int64(core.Len()))
 		a.publish(core, runs)
 		if len(idle) > 0 && core.Len() == 0 && len(runs) == 0 && len(held) == 0 && len(waiting) == 0 {
 			reply(idle, flushResult{})

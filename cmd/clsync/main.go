@@ -159,11 +159,7 @@ func runArgs(ctx context.Context, argv []string, worker bool, stdout, stderr io.
 	// stops us before anything starts.
 	var control net.Listener
 	if s.Socket != "" && !worker {
-		sock, err := s.ControlSocket()
-		if err != nil {
-			return "", err
-		}
-		ln, err := api.Listen(sock)
+		ln, err := api.Listen(s.ControlSocket())
 		if err != nil {
 			return "", err
 		}

@@ -94,6 +94,8 @@ type Settings struct {
 	caps caps.Set
 	// handlerID is how handlers run, resolved by Validate.
 	handlerID privsep.Identity
+	// socketUID and socketGID are --socket-own, resolved when parsed.
+	socketUID, socketGID int
 	// notices are warnings Validate has for the log.
 	notices []string
 	// LogFormat is --log-format: text or json.
@@ -166,7 +168,12 @@ var setters = map[string]setter{
 		s.SocketMod, s.SocketModSet = uint32(m), true
 		return nil
 	},
-	"socket-own":            func(s *Settings, v string) error { s.SocketOwn = v; return checkOwner(v) },
+	"socket-own": func(s *Settings, v string) error {
+		s.SocketOwn = v
+		var err error
+		s.socketUID, s.socketGID, err = resolveOwner(v)
+		return err
+	},
 	"status-file":           func(s *Settings, v string) error { s.StatusFile = v; return nil },
 	"background":            flagSetter(func(s *Settings) *bool { return &s.Background }),
 	"config-file":           func(s *Settings, v string) error { s.ConfigFile = v; return nil },
@@ -454,18 +461,29 @@ func lookupGroup(name string) (int, bool) {
 	return id, err == nil
 }
 
-// checkOwner validates --socket-own USER[:GROUP] by name, as clsync does.
-func checkOwner(v string) error {
+// resolveOwner is --socket-own USER[:GROUP] by name, as clsync reads it: a
+// user alone means the user's primary group.
+func resolveOwner(v string) (uid, gid int, err error) {
 	name, group, hasGroup := strings.Cut(v, ":")
-	if _, ok := lookupUser(name); !ok {
-		return usageErrorf("no such user %q", name)
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, usageErrorf("no such user %q", name)
 	}
+	gidStr := u.Gid
 	if hasGroup {
-		if _, ok := lookupGroup(group); !ok {
-			return usageErrorf("no such group %q", group)
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return 0, 0, usageErrorf("no such group %q", group)
 		}
+		gidStr = g.Gid
 	}
-	return nil
+	if uid, err = strconv.Atoi(u.Uid); err != nil {
+		return 0, 0, usageErrorf("user %q has uid %q", name, u.Uid)
+	}
+	if gid, err = strconv.Atoi(gidStr); err != nil {
+		return 0, 0, usageErrorf("group id %q", gidStr)
+	}
+	return uid, gid, nil
 }
 
 // splitTemplate splits a handler template from the config file into words
