@@ -63,18 +63,22 @@ cross-freebsd:
 	  dir=$$(mktemp -d); GOOS=freebsd GOARCH=$$arch CGO_ENABLED=0 $(GO) test -c -o $$dir/ ./... >/dev/null; rm -rf $$dir; \
 	done
 
+# The watcher's own tests run once more on fanotify (the conformance suite
+# runs every backend by itself).
 test-go:
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -skip 'Conformance' ./watcher -args -backend=fanotify
 
 # The metrics endpoint is built with its tag only (see build).
 test-metrics:
 	$(GO) test -race -count=1 -tags metrics -run 'Metrics' ./cmd/clsync ./internal/metrics
 
-# The tests that change machine-wide sysctls (a tiny inotify queue) run
+# The tests that change machine-wide sysctls (a tiny queue, a low watch limit) run
 # alone, after all others: elsewhere they skip, so that no other test and no
 # other process on the machine starts with their values.
 test-sysctl:
-	CLSYNC_TEST_SYSCTL=1 $(GO) test -race -count=1 -p 1 -run 'TestOverflow|TestStormConverges' ./watcher
+	CLSYNC_TEST_SYSCTL=1 $(GO) test -race -count=1 -p 1 -run 'TestOverflow|TestStormConverges|TestConformanceOverflow|TestFanotifyBeyondWatchLimit' ./watcher
+	CLSYNC_TEST_SYSCTL=1 $(GO) test -race -count=1 -p 1 -run 'TestOverflow|TestStormConverges' ./watcher -args -backend=fanotify
 
 # Every Fuzz* target, FUZZTIME each.
 fuzz:

@@ -55,6 +55,8 @@ type Config struct {
 	SyncOnQuit      bool // --sync-on-quit
 	OneFileSystem   bool // --one-file-system
 	ExcludeMounts   bool // -X
+	// Monitor is the kernel interface the watcher uses (--monitor).
+	Monitor watcher.Backend
 
 	StatusFile, PidFile string // --status-file, -z
 	// PublishStatus, when set, publishes the status word instead of the
@@ -309,7 +311,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	// Watches go in before the initial sync, so that nothing changed
 	// during it is missed: such changes are queued and synced after it.
-	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts, Kernel: cfg.Kernel}
+	wopts := watcher.Options{Root: cfg.WatchDir, Logger: log, OneFileSystem: cfg.OneFileSystem || cfg.ExcludeMounts, Kernel: cfg.Kernel, Backend: cfg.Monitor}
 	walkStart := time.Now()
 	a.stats.started.Store(walkStart.UnixNano())
 	wopts.Progress = func(watched int) {
@@ -335,7 +337,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if cfg.Progress != nil {
 		cfg.Progress(WalkProgress{Directories: r.w.Watches(), Took: walkTook, Done: true})
 	}
-	log.Info("initial sync: tree watched", "directories", r.w.Watches(), "took", walkTook.Round(time.Millisecond))
+	log.Info("initial sync: tree watched", "directories", r.w.Watches(), "monitor", r.w.Backend(), "took", walkTook.Round(time.Millisecond))
 	defer r.w.Close()
 	if cfg.Ready != nil {
 		cfg.Ready()

@@ -31,8 +31,11 @@ type Stats struct {
 	// Queued are the paths waiting; Load tells where, and what runs.
 	Queued int
 	Load   aggregator.Load
-	// Watches are the kernel watches held, WatchLimit how many this user
-	// may hold (-1: unknown).
+	// Monitor is the watcher's kernel interface (inotify, fanotify, ...).
+	Monitor string
+	// Watches are the directories watched (kernel watches with inotify),
+	// WatchLimit how many inotify watches this user may hold (-1: unknown,
+	// or no such limit: fanotify).
 	Watches, WatchLimit int
 	// LastSync is the latest sync that ended; LastSuccess when a sync
 	// last succeeded (zero: none yet).
@@ -131,7 +134,10 @@ func (a *Agent) Stats() Stats {
 		st.Iteration = (*it)()
 	}
 	if w := s.watcher.Load(); w != nil {
-		st.Watches, st.Overflows = w.Watches(), w.Overflows()
+		st.Watches, st.Overflows, st.Monitor = w.Watches(), w.Overflows(), string(w.Backend())
+		if w.Backend() == watcher.Fanotify {
+			st.WatchLimit = -1
+		}
 	}
 	if agg := s.aggregator.Load(); agg != nil {
 		st.Load = agg.Load()

@@ -46,8 +46,11 @@ type Status struct {
 	HandlerSecondsAverage float64 `json:"handler_seconds_average"`
 	Iteration             int     `json:"iteration"`
 
-	Watches int `json:"watches"`
-	// WatchLimit is fs.inotify.max_user_watches (-1: unknown).
+	// Monitor is the kernel interface watching the tree.
+	Monitor string `json:"monitor"`
+	Watches int    `json:"watches"`
+	// WatchLimit is fs.inotify.max_user_watches (-1: unknown, or none
+	// applies: fanotify).
 	WatchLimit int    `json:"watch_limit"`
 	Events     uint64 `json:"events"`
 	Overflows  uint64 `json:"overflows"`
@@ -92,7 +95,7 @@ func NewStatus(st agent.Stats, id Identity, now time.Time) Status {
 		WatchDir: id.WatchDir, Destination: id.Destination, Mode: id.Mode,
 		Queues: map[string]int{}, RunningSyncs: st.Load.Running, RunningPaths: st.Load.RunningPaths,
 		PathsPending: st.Load.Pending(), Syncs: st.Syncs, SyncsFailed: st.SyncFailures,
-		Iteration: st.Iteration, Watches: st.Watches, WatchLimit: st.WatchLimit,
+		Iteration: st.Iteration, Monitor: st.Monitor, Watches: st.Watches, WatchLimit: st.WatchLimit,
 		Events: st.Events, Overflows: st.Overflows, Rescans: st.Rescans,
 	}
 	if !st.Started.IsZero() {
@@ -166,11 +169,11 @@ func (s Status) WriteText(w io.Writer, now time.Time) error {
 		line("last sync", "none yet")
 	}
 	line("syncs", "%d done, %d failed, %s on average", s.Syncs, s.SyncsFailed, human(s.HandlerSecondsAverage))
-	limit := "unknown"
 	if s.WatchLimit >= 0 {
-		limit = fmt.Sprint(s.WatchLimit)
+		line("watches", "%d of %d (%s)", s.Watches, s.WatchLimit, s.Monitor)
+	} else {
+		line("watches", "%d directories (%s)", s.Watches, s.Monitor)
 	}
-	line("watches", "%d of %s", s.Watches, limit)
 	line("events", "%d read, %d overflows, %d rescans", s.Events, s.Overflows, s.Rescans)
 	in := s.Initial
 	walk := fmt.Sprintf("%d directories watched in %s, %.0f/s", in.DirectoriesWatched, human(in.WalkSeconds), in.DirectoriesPerSecond)

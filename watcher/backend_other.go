@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !freebsd
 
 package watcher
 
@@ -8,12 +8,14 @@ import (
 	"runtime"
 )
 
-// newBackend fails: this system has no notification backend yet (FreeBSD's
-// comes with its own issue). clsync-go refuses to start rather than run
-// without seeing changes.
+// newBackend fails: this system has no notification backend. clsync-go
+// refuses to start rather than run without seeing changes.
 func newBackend(ctx context.Context, opts Options) (backend, error) {
-	return nil, fmt.Errorf("watcher: no file-system notification backend for %s in this version", runtime.GOOS)
+	return nil, fmt.Errorf("watcher: no file-system notification backend for %s", runtime.GOOS)
 }
+
+// backends is empty: none here.
+func backends() []Backend { return nil }
 
 // WatchLimit is -1: no backend, no known limit.
 func WatchLimit() int { return -1 }

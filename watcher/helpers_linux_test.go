@@ -4,6 +4,7 @@ package watcher
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,7 +24,7 @@ const waitTimeout = 10 * time.Second
 // rec reads a watcher's events for a test and keeps all it has seen.
 type rec struct {
 	t        *testing.T
-	w        *inotify
+	w        *treeWatcher
 	root     string
 	all      []event.Event
 	batches  [][]event.Event
@@ -45,9 +46,16 @@ func start(t *testing.T, root string, opts Options) *rec {
 	return startCfg(t, root, opts, defaultConfig())
 }
 
+// testBackend is the backend the tests that use start run on: make test
+// runs the package once per backend (-args -backend=fanotify).
+var testBackend = flag.String("backend", string(Inotify), "backend the watcher tests run on: inotify or fanotify")
+
 func startCfg(t *testing.T, root string, opts Options, cfg config) *rec {
 	t.Helper()
 	opts.Root = root
+	if opts.Backend == "" {
+		opts.Backend = Backend(*testBackend)
+	}
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
 	}
@@ -55,7 +63,7 @@ func startCfg(t *testing.T, root string, opts Options, cfg config) *rec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := newInotify(context.Background(), opts, cfg)
+	w, err := newTreeWatcher(context.Background(), opts, cfg)
 	if err != nil {
 		t.Fatalf("New(%s): %v", root, err)
 	}
@@ -308,13 +316,17 @@ func allStacks() string {
 	}
 }
 
-const readerCreator = "created by github.com/clsync-go/clsync/watcher.newInotify"
+const readerCreator = "created by github.com/clsync-go/clsync/watcher.newTreeWatcher"
 
 // readerGoroutines counts the watcher reader goroutines alive, started or
 // not (then their frame is a wrapper, hence the match on the creator).
 func readerGoroutines() int {
 	return strings.Count(allStacks(), readerCreator)
 }
+
+// queueSysctl is the file of backend b's max_queued_events, which it reads
+// when an instance is created.
+func queueSysctl(b Backend) string { return "/proc/sys/fs/" + string(b) + "/max_queued_events" }
 
 // sysctlStepEnv is set by `make test-sysctl`, which runs the tests that
 // change machine-wide sysctls alone, after every other test: elsewhere they

@@ -40,13 +40,17 @@ type config struct {
 
 func defaultConfig() config { return config{readBufSize: 64 << 10, maxBacklog: 1 << 16} }
 
-// inotify is the Linux backend. A single goroutine reads the inotify queue,
-// keeps the watches in step with the tree and delivers the events.
-type inotify struct {
+// treeWatcher is the Linux backend: a tree of the watched directories, kept
+// in step with the disk by walks and by the events of inotify (one watch per
+// directory) or of fanotify (one mark per file system, see
+// fanotify_linux.go). A single goroutine reads the kernel's queue, keeps the
+// tree in step and delivers the events.
+type treeWatcher struct {
 	opts   Options
 	log    *slog.Logger
-	fd     int // the inotify instance, non-blocking
-	wakeFd int // an eventfd that ends the reader's poll on Close
+	fd     int            // the inotify instance or fanotify group, non-blocking
+	fan    *fanotifyGroup // nil for inotify
+	wakeFd int            // an eventfd that ends the reader's poll on Close
 	pin    Root
 	prefix string // Root with a trailing slash
 
@@ -93,18 +97,28 @@ type inotify struct {
 }
 
 func newBackend(ctx context.Context, opts Options) (backend, error) {
-	return newInotify(ctx, opts, defaultConfig())
+	return newTreeWatcher(ctx, opts, defaultConfig())
 }
 
-func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error) {
+// backends are Linux's.
+func backends() []Backend { return []Backend{Inotify, Fanotify} }
+
+func newTreeWatcher(ctx context.Context, opts Options, cfg config) (*treeWatcher, error) {
 	pin, err := PinRoot(opts.Root)
 	if err != nil {
 		return nil, err
 	}
+	fan, err := openFanotify(opts, pin)
+	if err != nil {
+		return nil, err
+	}
 	var fd int
-	if opts.Kernel != nil {
+	switch {
+	case fan != nil:
+		fd = fan.fd
+	case opts.Kernel != nil:
 		fd, err = opts.Kernel.Instance()
-	} else {
+	default:
 		fd, err = initInotify()
 	}
 	if err != nil {
@@ -113,19 +127,25 @@ func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error)
 	wakeFd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(fd)
+		fan.close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	w := &inotify{
+	bufSize := max(cfg.readBufSize, maxEventSize)
+	if fan != nil {
+		bufSize = max(cfg.readBufSize, fanMaxEventSize)
+	}
+	w := &treeWatcher{
 		opts:       opts,
 		log:        opts.Logger,
 		fd:         fd,
+		fan:        fan,
 		wakeFd:     wakeFd,
 		pin:        pin,
 		prefix:     opts.Root + "/",
 		noOpenat2:  cfg.noOpenat2,
 		backlog:    max(cfg.maxBacklog, 1),
 		trace:      opts.Logger.Enabled(ctx, slog.LevelDebug),
-		buf:        make([]byte, max(cfg.readBufSize, maxEventSize)),
+		buf:        make([]byte, bufSize),
 		dirents:    make([]byte, 32<<10),
 		ch:         make(chan []event.Event, 16),
 		activeJobs: make(map[*job]struct{}),
@@ -157,7 +177,7 @@ func newInotify(ctx context.Context, opts Options, cfg config) (*inotify, error)
 // followed and a busy tree does not overflow the queue meanwhile; what that
 // reports waits in w.out for the reader to deliver, collapsed into a root
 // Rescan if it grows past the backlog bound.
-func (w *inotify) initialWalk(ctx context.Context) error {
+func (w *treeWatcher) initialWalk(ctx context.Context) error {
 	j := w.newJob(jobInitial, event.Event{})
 	w.push(walkItem{job: j, top: true})
 	every := w.opts.ProgressEvery
@@ -191,15 +211,15 @@ func (w *inotify) initialWalk(ctx context.Context) error {
 	return nil
 }
 
-func (w *inotify) events() <-chan []event.Event { return w.ch }
+func (w *treeWatcher) events() <-chan []event.Event { return w.ch }
 
-func (w *inotify) err() error {
+func (w *treeWatcher) err() error {
 	w.errMu.Lock()
 	defer w.errMu.Unlock()
 	return w.stopErr
 }
 
-func (w *inotify) close() error {
+func (w *treeWatcher) close() error {
 	w.stopCtx()
 	w.wake()
 	<-w.exited
@@ -208,16 +228,23 @@ func (w *inotify) close() error {
 
 // watches is one per watched directory, plus for a moment those removed
 // whose IN_IGNORED is still queued.
-func (w *inotify) watches() int { return int(w.nwatches.Load()) }
+func (w *treeWatcher) watches() int { return int(w.nwatches.Load()) }
 
-func (w *inotify) overflows() uint64 { return w.overflowCount.Load() }
+func (w *treeWatcher) overflows() uint64 { return w.overflowCount.Load() }
 
-func (w *inotify) pinned() Root { return w.pin }
+func (w *treeWatcher) pinned() Root { return w.pin }
 
-func (w *inotify) done() <-chan struct{} { return w.exited }
+func (w *treeWatcher) kind() Backend {
+	if w.fan != nil {
+		return Fanotify
+	}
+	return Inotify
+}
+
+func (w *treeWatcher) done() <-chan struct{} { return w.exited }
 
 // take takes the calls queued on calls since the last time.
-func (w *inotify) take(calls *[]chan struct{}) []chan struct{} {
+func (w *treeWatcher) take(calls *[]chan struct{}) []chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	taken := *calls
@@ -227,7 +254,7 @@ func (w *inotify) take(calls *[]chan struct{}) []chan struct{} {
 
 // ask queues a call on calls (Quiesce's or Reconcile's), wakes the reader
 // and waits for its reply, ctx, or the end of the reader.
-func (w *inotify) ask(ctx context.Context, calls *[]chan struct{}) error {
+func (w *treeWatcher) ask(ctx context.Context, calls *[]chan struct{}) error {
 	reply := make(chan struct{})
 	w.mu.Lock()
 	*calls = append(*calls, reply)
@@ -252,7 +279,7 @@ func (w *inotify) ask(ctx context.Context, calls *[]chan struct{}) error {
 }
 
 // wake stops the reader.
-func (w *inotify) wake() {
+func (w *treeWatcher) wake() {
 	w.stopOnce.Do(func() {
 		close(w.stop)
 		w.poke()
@@ -261,7 +288,7 @@ func (w *inotify) wake() {
 
 // poke ends the reader's poll, so that it looks at w.stop and the new
 // barriers.
-func (w *inotify) poke() {
+func (w *treeWatcher) poke() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.closed {
@@ -272,7 +299,7 @@ func (w *inotify) poke() {
 }
 
 // woken handles a readable wakeFd: false when the reader is to stop.
-func (w *inotify) woken() bool {
+func (w *treeWatcher) woken() bool {
 	var buf [8]byte
 	_, _ = unix.Read(w.wakeFd, buf[:]) // resets the count; EAGAIN if another read did
 	select {
@@ -285,14 +312,14 @@ func (w *inotify) woken() bool {
 	return true
 }
 
-func (w *inotify) closeFds() error {
+func (w *treeWatcher) closeFds() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	return errors.Join(unix.Close(w.fd), unix.Close(w.wakeFd))
+	return errors.Join(unix.Close(w.fd), unix.Close(w.wakeFd), w.fan.close())
 }
 
-func (w *inotify) run() {
+func (w *treeWatcher) run() {
 	err := w.loop()
 	if err != nil {
 		w.log.Error("watcher stopped", "err", err)
@@ -305,7 +332,7 @@ func (w *inotify) run() {
 	close(w.exited)
 }
 
-func (w *inotify) loop() error {
+func (w *treeWatcher) loop() error {
 	if !w.flush() { // what New's walk reported
 		return nil
 	}
@@ -360,19 +387,26 @@ const (
 	burstPause = 5 * time.Millisecond
 )
 
-// poll waits up to timeout ms (-1: no limit) for the queue or the wake fd.
-func (w *inotify) poll(timeout int) (readable, woken bool, err error) {
-	fds := [2]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}}
+// poll waits up to timeout ms (-1: no limit) for the queue or the wake fd,
+// and with fanotify for a change of the mounts (see checkMounts).
+func (w *treeWatcher) poll(timeout int) (readable, woken bool, err error) {
+	fds := [3]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wakeFd), Events: unix.POLLIN}, {Fd: -1}}
+	if w.fan != nil {
+		fds[2] = unix.PollFd{Fd: int32(w.fan.mounts), Events: unix.POLLPRI}
+	}
 	for {
 		_, err := unix.Poll(fds[:], timeout)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return false, false, fmt.Errorf("poll inotify: %w", err)
+			return false, false, fmt.Errorf("poll %s: %w", w.kind(), err)
 		}
 		if fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
-			return false, false, fmt.Errorf("poll inotify: revents %#x", fds[0].Revents)
+			return false, false, fmt.Errorf("poll %s: revents %#x", w.kind(), fds[0].Revents)
+		}
+		if fds[2].Revents != 0 {
+			w.fan.mountsChanged = true
 		}
 		return fds[0].Revents&unix.POLLIN != 0, fds[1].Revents != 0, nil
 	}
@@ -380,7 +414,12 @@ func (w *inotify) poll(timeout int) (readable, woken bool, err error) {
 
 // drain reads the queue, or notes that it was empty at before; then the
 // moves and deferred steps that were waiting for that news go on.
-func (w *inotify) drain(readable bool, before time.Time) error {
+func (w *treeWatcher) drain(readable bool, before time.Time) error {
+	if w.fan != nil && w.fan.mountsChanged {
+		if err := w.checkMounts(); err != nil {
+			return err
+		}
+	}
 	if readable {
 		if err := w.readEvents(); err != nil {
 			return err
@@ -397,7 +436,7 @@ func (w *inotify) drain(readable bool, before time.Time) error {
 }
 
 // work starts a due re-walk and walks a chunk.
-func (w *inotify) work() error {
+func (w *treeWatcher) work() error {
 	if w.overflowJob == nil && w.rewalk.start(time.Now()) {
 		if err := w.pin.Check(); err != nil {
 			return err
@@ -414,7 +453,7 @@ func (w *inotify) work() error {
 // deferred steps wait for the queue to be seen empty), else
 // the time to the next move deadline or re-walk, in whole milliseconds
 // rounded up, or -1 for none.
-func (w *inotify) pollTimeout(now time.Time) int {
+func (w *treeWatcher) pollTimeout(now time.Time) int {
 	if len(w.stack) > 0 || len(w.deferred) > 0 {
 		return 0
 	}
@@ -440,7 +479,7 @@ const closeGraceMs = 1
 
 // awaitingClose tells whether the slice being built holds a regular file
 // that was created and not (yet) written and closed.
-func (w *inotify) awaitingClose() bool {
+func (w *treeWatcher) awaitingClose() bool {
 	for i := range w.out {
 		ev := &w.out[i]
 		if ev.Op == event.Create && !ev.IsDir && ev.Mask&unix.IN_CLOSE_WRITE == 0 {
@@ -451,13 +490,13 @@ func (w *inotify) awaitingClose() bool {
 }
 
 // emitIn emits ev, a change in the directory dir, if dir is monitored.
-func (w *inotify) emitIn(dir *node, ev event.Event) {
+func (w *treeWatcher) emitIn(dir *node, ev event.Event) {
 	if dir.monitored() {
 		w.emit(ev)
 	}
 }
 
-func (w *inotify) emit(ev event.Event) {
+func (w *treeWatcher) emit(ev event.Event) {
 	if n := len(w.out); n > 0 {
 		if last := &w.out[n-1]; last.Path == ev.Path && last.IsDir == ev.IsDir {
 			last.Op |= ev.Op
@@ -471,7 +510,7 @@ func (w *inotify) emit(ev event.Event) {
 // flush delivers the slice being built; false when the watcher is stopping.
 // Blocking on a slow consumer is bounded by its promise to receive promptly;
 // meanwhile the kernel queues events, and an overflow is repaired.
-func (w *inotify) flush() bool {
+func (w *treeWatcher) flush() bool {
 	if len(w.out) == 0 {
 		return true
 	}
@@ -484,33 +523,15 @@ func (w *inotify) flush() bool {
 	}
 }
 
-func (w *inotify) readEvents() error {
-	var n int
-	for {
-		start := time.Now()
-		var err error
-		n, err = unix.Read(w.fd, w.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if n > 0 {
-			w.consumed += uint64(n)
-		}
-		w.lastRead = max(n, 0)
-		if err == unix.EAGAIN {
-			w.drainedAt = start
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read inotify: %w", err)
-		}
-		if n <= len(w.buf)-maxEventSize {
-			// Room was left for any event: the read took all that was
-			// queued when it started.
-			w.drainedAt = start
-		}
-		break
+func (w *treeWatcher) readEvents() error {
+	if w.fan != nil {
+		return w.readFanotify()
 	}
+	n, err := w.readQueue(maxEventSize)
+	if err != nil || n == 0 {
+		return err
+	}
+	w.consumed += uint64(n)
 	now := time.Now()
 	for off := 0; off+unix.SizeofInotifyEvent <= n; {
 		b := w.buf[off:n]
@@ -533,21 +554,46 @@ func (w *inotify) readEvents() error {
 	return nil
 }
 
+// readQueue reads what the kernel has queued into w.buf and notes when the
+// queue was seen empty; it returns 0 when it was. maxEvent is the size of the
+// largest event: a read that left that much room took the whole queue.
+func (w *treeWatcher) readQueue(maxEvent int) (int, error) {
+	for {
+		start := time.Now()
+		n, err := unix.Read(w.fd, w.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		w.lastRead = max(n, 0)
+		if err == unix.EAGAIN {
+			w.drainedAt = start
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", w.kind(), err)
+		}
+		if n <= len(w.buf)-maxEvent {
+			w.drainedAt = start
+		}
+		return n, nil
+	}
+}
+
 // walked tells whether the directory rel is walked and watched.
-func (w *inotify) walked(rel string) bool {
+func (w *treeWatcher) walked(rel string) bool {
 	return rel == "" || w.opts.Walk == nil || w.opts.Walk(rel)
 }
 
 // monitors tells whether the changes in the directory rel are reported.
-func (w *inotify) monitors(rel string) bool {
+func (w *treeWatcher) monitors(rel string) bool {
 	return rel == "" || w.opts.Monitor == nil || w.opts.Monitor(rel)
 }
 
 // hasRules tells whether Walk or Monitor decide by path, so that a
 // directory that moves must be walked again to apply them at its new place.
-func (w *inotify) hasRules() bool { return w.opts.Walk != nil || w.opts.Monitor != nil }
+func (w *treeWatcher) hasRules() bool { return w.opts.Walk != nil || w.opts.Monitor != nil }
 
-func (w *inotify) abs(rel string) string {
+func (w *treeWatcher) abs(rel string) string {
 	if rel == "" {
 		return w.opts.Root
 	}
@@ -555,7 +601,7 @@ func (w *inotify) abs(rel string) string {
 }
 
 // handle turns one kernel event into Events and keeps the watches in step.
-func (w *inotify) handle(wd int32, mask, cookie uint32, name string, now time.Time) error {
+func (w *treeWatcher) handle(wd int32, mask, cookie uint32, name string, now time.Time) error {
 	if w.trace {
 		w.log.Debug("inotify event", "wd", wd, "mask", fmt.Sprintf("%#x", mask), "cookie", cookie, "name", name)
 	}
@@ -640,7 +686,7 @@ func (w *inotify) handle(wd int32, mask, cookie uint32, name string, now time.Ti
 
 // rootGone returns the fatal error for an event that means the root is no
 // longer the tree being mirrored.
-func (w *inotify) rootGone(mask uint32) error {
+func (w *treeWatcher) rootGone(mask uint32) error {
 	var reason string
 	switch {
 	case mask&unix.IN_DELETE_SELF != 0:
@@ -657,7 +703,7 @@ func (w *inotify) rootGone(mask uint32) error {
 	return &RootError{Root: w.opts.Root, Reason: reason}
 }
 
-func (w *inotify) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) error {
+func (w *treeWatcher) movedTo(parent *node, name, rel string, cookie uint32, isDir bool, mask uint32) error {
 	m := w.moves.take(cookie)
 	if m == nil { // moved in from outside the tree
 		if isDir {
@@ -725,7 +771,7 @@ func (w *inotify) movedTo(parent *node, name, rel string, cookie uint32, isDir b
 // expireMoves turns the pending halves whose partner can no longer come into
 // moves out of the tree: those past their deadline once the queue was seen
 // empty after it, or all of them.
-func (w *inotify) expireMoves(all bool) error {
+func (w *treeWatcher) expireMoves(all bool) error {
 	for _, m := range w.moves.expired(w.drainedAt, all) {
 		if m.isDir && m.atSource() {
 			// The node was taken by name: if a walk got ahead of the
@@ -755,14 +801,14 @@ func (w *inotify) expireMoves(all bool) error {
 
 // overflowed handles IN_Q_OVERFLOW: events were lost, so the watches are
 // repaired by a re-walk, and the root Rescan is reported when it is done.
-func (w *inotify) overflowed(now time.Time) error {
+func (w *treeWatcher) overflowed(now time.Time) error {
 	// The partners of pending halves may be among the lost events.
 	if err := w.expireMoves(true); err != nil {
 		return err
 	}
 	w.reapDetached()
 	if !w.rewalk.running && !w.rewalk.scheduled {
-		w.log.Warn("inotify queue overflowed: re-walking the tree; raise fs.inotify.max_queued_events if this repeats",
+		w.log.Warn(fmt.Sprintf("%s queue overflowed: re-walking the tree; raise fs.%s.max_queued_events if this repeats", w.kind(), w.kind()),
 			"root", w.opts.Root)
 	}
 	w.rewalk.overflow(now)

@@ -232,7 +232,7 @@ func TestOverflow(t *testing.T) {
 	}
 	// max_queued_events is read when an instance is created: restore it as
 	// soon as New returns so that other inotify users barely see it.
-	restore := setSysctl(t, "/proc/sys/fs/inotify/max_queued_events", "16")
+	restore := setSysctl(t, queueSysctl(Backend(*testBackend)), "16")
 	r := start(t, root, Options{})
 	restore()
 
@@ -580,7 +580,7 @@ func TestOpenDirRefusesSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fallback := range []bool{false, true} {
-		w := &inotify{opts: Options{Root: root}, prefix: root + "/", noOpenat2: fallback}
+		w := &treeWatcher{opts: Options{Root: root}, prefix: root + "/", noOpenat2: fallback}
 		for _, rel := range []string{"a", "a/b"} {
 			if fd, err := w.openDir(rel); err == nil {
 				unix.Close(fd)

@@ -57,7 +57,7 @@ type watchLimits struct {
 	needed int // directories the tree needs watched (a lower bound)
 }
 
-func (w *inotify) watchError(op, rel string, err error) error {
+func (w *treeWatcher) watchError(op, rel string, err error) error {
 	return watchError(op, w.abs(rel), err, func() watchLimits {
 		return watchLimits{
 			limit: readLimit("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches"),

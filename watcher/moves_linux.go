@@ -30,7 +30,7 @@ func (m *pendingMove) atSource() bool {
 	return n != nil && n.attached() && n.parent == m.parent && n.name == m.name
 }
 
-func (w *inotify) removeEvent(m *pendingMove) event.Event {
+func (w *treeWatcher) removeEvent(m *pendingMove) event.Event {
 	rel := m.rel
 	if m.parent.attached() {
 		rel = w.relPath(m.parent, m.name)

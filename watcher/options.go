@@ -40,6 +40,9 @@ type Options struct {
 	// on millions of directories the walk takes minutes.
 	Progress      func(watched int)
 	ProgressEvery time.Duration
+	// Backend is the kernel interface to use; "" is this system's
+	// default (inotify; on FreeBSD, kqueue where it has no inotify).
+	Backend Backend
 	// Kernel, when set, owns the inotify instance and adds and removes the
 	// watches (privilege separation: a privileged helper does it for an
 	// unprivileged watcher, which only reads the events). nil: the watcher

@@ -25,12 +25,12 @@ type barrier struct {
 	rewalk uint64 // this many re-walks must have started (and be done: job)
 }
 
-func (w *inotify) quiesce(ctx context.Context) error { return w.ask(ctx, &w.newBarriers) }
+func (w *treeWatcher) quiesce(ctx context.Context) error { return w.ask(ctx, &w.newBarriers) }
 
 // takeBarriers takes the Quiesce calls made since the last time, noting how
 // much the queue holds now: what is queued at a call lies before every
 // event of a change made after it.
-func (w *inotify) takeBarriers() {
+func (w *treeWatcher) takeBarriers() {
 	calls := w.take(&w.newBarriers)
 	if len(calls) == 0 {
 		return
@@ -50,7 +50,7 @@ func (w *inotify) takeBarriers() {
 
 // passBarriers answers the barriers whose work is done. It runs after a
 // flush, when nothing the reader has handled waits in w.out.
-func (w *inotify) passBarriers() {
+func (w *treeWatcher) passBarriers() {
 	if len(w.barriers) == 0 {
 		return
 	}
@@ -66,7 +66,7 @@ func (w *inotify) passBarriers() {
 	w.barriers = keep
 }
 
-func (w *inotify) passed(b *barrier) bool {
+func (w *treeWatcher) passed(b *barrier) bool {
 	if !b.read {
 		if b.since.IsZero() && w.consumed < b.bytes || !b.since.IsZero() && !w.drainedAt.After(b.since) {
 			return false

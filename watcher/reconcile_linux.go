@@ -10,11 +10,11 @@ import (
 
 // reconcile asks the reader for a reconcile job and waits for it to be
 // done and reported.
-func (w *inotify) reconcile(ctx context.Context) error { return w.ask(ctx, &w.newReconciles) }
+func (w *treeWatcher) reconcile(ctx context.Context) error { return w.ask(ctx, &w.newReconciles) }
 
 // takeReconciles starts one reconcile job for the Reconcile calls made
 // since the last time.
-func (w *inotify) takeReconciles() {
+func (w *treeWatcher) takeReconciles() {
 	calls := w.take(&w.newReconciles)
 	if len(calls) == 0 {
 		return
@@ -27,7 +27,7 @@ func (w *inotify) takeReconciles() {
 // reconciled reports what a reconcile job found: a Rescan of each directory
 // that became walked or monitored, but not of one below another, and
 // answers its callers once that is delivered.
-func (w *inotify) reconciled(j *job) {
+func (w *treeWatcher) reconciled(j *job) {
 	found := make(map[*node]bool, len(j.rescans))
 	for _, n := range j.rescans {
 		found[n] = true

@@ -210,7 +210,7 @@ func TestStormConverges(t *testing.T) {
 			logger := slog.New(slog.NewTextHandler(&trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			restore := func() {}
 			if tc.tinyQueue {
-				restore = setSysctl(t, "/proc/sys/fs/inotify/max_queued_events", "16")
+				restore = setSysctl(t, queueSysctl(Backend(*testBackend)), "16")
 			}
 			opts := Options{MovePairTimeout: 5 * time.Millisecond, Logger: logger, Walk: tc.monitor}
 			r := startCfg(t, root, opts, tc.cfg)

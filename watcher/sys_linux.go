@@ -45,7 +45,7 @@ func inotifyAddWatch(fd int, path []byte, mask uint32) (int32, error) {
 }
 
 // cString returns the concatenation of s, NUL-terminated, in w.scratch.
-func (w *inotify) cString(s ...string) []byte {
+func (w *treeWatcher) cString(s ...string) []byte {
 	b := w.scratch[:0]
 	for _, part := range s {
 		b = append(b, part...)
@@ -56,7 +56,7 @@ func (w *inotify) cString(s ...string) []byte {
 
 // cPath returns the absolute path of directory n, NUL-terminated, in
 // w.scratch.
-func (w *inotify) cPath(n *node) []byte {
+func (w *treeWatcher) cPath(n *node) []byte {
 	if n.parent == nil {
 		return w.cString(w.opts.Root)
 	}

@@ -82,7 +82,7 @@ func (n *node) appendRel(b []byte) []byte {
 // relPath returns the path relative to the root of name in directory n, or
 // of n itself when name is "". It is built in w.scratch so that the string
 // is its only allocation.
-func (w *inotify) relPath(n *node, name string) string {
+func (w *treeWatcher) relPath(n *node, name string) string {
 	b := n.appendRel(w.scratch[:0])
 	if name != "" {
 		if len(b) > 0 {
@@ -118,7 +118,7 @@ func (n *node) isAncestorOf(d *node) bool {
 const maxListedChildren = 32
 
 // child returns the watched subdirectory name of p, or nil.
-func (w *inotify) child(p *node, name string) *node {
+func (w *treeWatcher) child(p *node, name string) *node {
 	if m := w.bigDirs[p]; m != nil {
 		return m[name]
 	}
@@ -132,7 +132,7 @@ func (w *inotify) child(p *node, name string) *node {
 
 // addChild adds c, whose parent and name are set, to the children of its
 // parent, which has no child of that name (the callers drop it first).
-func (w *inotify) addChild(c *node) {
+func (w *treeWatcher) addChild(c *node) {
 	p := c.parent
 	if m := w.bigDirs[p]; m != nil {
 		m[c.name] = c
@@ -164,7 +164,7 @@ func (w *inotify) addChild(c *node) {
 // unlink takes n out of the children of its parent, if it is among them.
 // A directory that was moved to the map stays there until it is empty:
 // children may be dropped while children ranges over them.
-func (w *inotify) unlink(n *node) {
+func (w *treeWatcher) unlink(n *node) {
 	p := n.parent
 	if p == nil {
 		return
@@ -186,11 +186,11 @@ func (w *inotify) unlink(n *node) {
 	}
 }
 
-func (w *inotify) hasChildren(p *node) bool { return p.first != nil || w.bigDirs[p] != nil }
+func (w *treeWatcher) hasChildren(p *node) bool { return p.first != nil || w.bigDirs[p] != nil }
 
 // children ranges over the watched subdirectories of p. The body may drop
 // the child it is given.
-func (w *inotify) children(p *node) iter.Seq[*node] {
+func (w *treeWatcher) children(p *node) iter.Seq[*node] {
 	return func(yield func(*node) bool) {
 		if m := w.bigDirs[p]; m != nil {
 			for _, c := range m {
@@ -218,7 +218,7 @@ func (w *inotify) children(p *node) iter.Seq[*node] {
 // adopt returns nil when the directory was already listed by job j at another
 // place or is an ancestor of its new place: one inode reachable at two paths
 // (a bind mount), which can only be watched under one of them.
-func (w *inotify) adopt(wd int32, parent *node, name string, j *job) *node {
+func (w *treeWatcher) adopt(wd int32, parent *node, name string, j *job) *node {
 	if parent == nil {
 		// The root is watched first, by New; later walks check that they
 		// reach the same inode (see step).
@@ -254,7 +254,7 @@ func (w *inotify) adopt(wd int32, parent *node, name string, j *job) *node {
 
 // move re-parents n, which keeps its wd: every event queued for n or its
 // descendants resolves to the new path from now on.
-func (w *inotify) move(n, parent *node, name string) {
+func (w *treeWatcher) move(n, parent *node, name string) {
 	// Unlinked first: what it replaces may be its old ancestor (the walk
 	// can see the disk ahead of the queued events), whose drop must not
 	// take n along.
@@ -270,7 +270,7 @@ func (w *inotify) move(n, parent *node, name string) {
 }
 
 // drop takes n and its subtree out of the tree and removes their watches.
-func (w *inotify) drop(n *node) {
+func (w *treeWatcher) drop(n *node) {
 	if !n.attached() {
 		return
 	}
@@ -281,7 +281,7 @@ func (w *inotify) drop(n *node) {
 	w.release(n)
 }
 
-func (w *inotify) release(n *node) {
+func (w *treeWatcher) release(n *node) {
 	n.detach()
 	for c := range w.children(n) {
 		c.next = nil
@@ -301,14 +301,14 @@ func (w *inotify) release(n *node) {
 	}
 }
 
-func (w *inotify) setWd(n *node) {
+func (w *treeWatcher) setWd(n *node) {
 	if w.wds.get(n.wd) == nil {
 		w.nwatches.Add(1)
 	}
 	w.wds.set(n)
 }
 
-func (w *inotify) forget(n *node) {
+func (w *treeWatcher) forget(n *node) {
 	if w.wds.get(n.wd) == n {
 		w.wds.delete(n.wd)
 		w.nwatches.Add(-1)
@@ -317,7 +317,7 @@ func (w *inotify) forget(n *node) {
 
 // reapDetached forgets the detached nodes whose IN_IGNORED an overflow may
 // have lost; see release.
-func (w *inotify) reapDetached() {
+func (w *treeWatcher) reapDetached() {
 	var detached []*node
 	for n := range w.wds.all() {
 		if !n.attached() {
@@ -329,7 +329,10 @@ func (w *inotify) reapDetached() {
 	}
 }
 
-func (w *inotify) rmWatch(wd int32) error {
+func (w *treeWatcher) rmWatch(wd int32) error {
+	if w.fan != nil {
+		return w.fan.rmWatch(wd)
+	}
 	if w.opts.Kernel != nil {
 		return w.opts.Kernel.RemoveWatch(wd)
 	}

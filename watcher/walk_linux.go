@@ -73,7 +73,7 @@ type deferral struct {
 }
 
 // itemRel returns the path of the directory of step it.
-func (w *inotify) itemRel(it walkItem) string {
+func (w *treeWatcher) itemRel(it walkItem) string {
 	if it.parent == nil {
 		return ""
 	}
@@ -88,7 +88,7 @@ const walkChunk = 64
 // would otherwise stay with the watcher for good.
 const maxIdleStack = 1024
 
-func (w *inotify) newJob(kind jobKind, done event.Event) *job {
+func (w *treeWatcher) newJob(kind jobKind, done event.Event) *job {
 	w.jobID++
 	if w.trace {
 		w.log.Debug("walk job", "job", w.jobID, "kind", kind, "path", done.Path)
@@ -98,7 +98,7 @@ func (w *inotify) newJob(kind jobKind, done event.Event) *job {
 	return j
 }
 
-func (w *inotify) push(it walkItem) {
+func (w *treeWatcher) push(it walkItem) {
 	it.job.pending++
 	w.stack = append(w.stack, it)
 }
@@ -106,7 +106,7 @@ func (w *inotify) push(it walkItem) {
 // newDir starts watching the directory name that appeared in parent and
 // reports done when its subtree is watched. A directory excluded by Walk is
 // reported as a plain directory Create.
-func (w *inotify) newDir(parent *node, name string, done event.Event) {
+func (w *treeWatcher) newDir(parent *node, name string, done event.Event) {
 	if !w.walked(done.Path) {
 		done.Op = (done.Op | event.Create) &^ event.Rescan
 		w.emitIn(parent, done)
@@ -116,7 +116,7 @@ func (w *inotify) newDir(parent *node, name string, done event.Event) {
 }
 
 // walkSome does up to n steps.
-func (w *inotify) walkSome(n int) error {
+func (w *treeWatcher) walkSome(n int) error {
 	for ; n > 0 && len(w.stack) > 0; n-- {
 		it := w.stack[len(w.stack)-1]
 		// Cleared so that the room left behind holds on to no node.
@@ -136,7 +136,7 @@ func (w *inotify) walkSome(n int) error {
 // whatever is created after the listing is reported by an event (the mkdir
 // race). Subdirectories are queued as further steps of the same job, and
 // watched subdirectories that are no longer listed are dropped.
-func (w *inotify) step(it walkItem) error {
+func (w *treeWatcher) step(it walkItem) error {
 	dfd, st, res, err := w.openItem(it)
 	if err != nil {
 		return err
@@ -160,7 +160,7 @@ func (w *inotify) step(it walkItem) error {
 		w.stepDone(it.job)
 		return nil
 	}
-	wd, err := w.addWatch(dfd, it)
+	wd, err := w.addWatch(dfd, &st, it)
 	if errors.Is(err, unix.ESTALE) && it.parent == nil {
 		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
 	}
@@ -259,7 +259,7 @@ func (r openResult) String() string { return [...]string{"opened", "gone", "stal
 // and checked by inode, and the directory is opened relative to it: it is
 // then in that parent by construction. A stale parent defers the step until
 // the queued events have been handled.
-func (w *inotify) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
+func (w *treeWatcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
 	var st unix.Stat_t
 	if it.parent == nil {
 		fd, err := w.openDir("")
@@ -300,7 +300,7 @@ func (w *inotify) openItem(it walkItem) (int, unix.Stat_t, openResult, error) {
 
 // openParent opens the watched directory p by its path in the tree and
 // checks that it is p's inode.
-func (w *inotify) openParent(p *node) (int, openResult, error) {
+func (w *treeWatcher) openParent(p *node) (int, openResult, error) {
 	if !p.attached() {
 		return -1, gone, nil
 	}
@@ -339,7 +339,7 @@ const (
 
 // identify tells whether the directory of node n is the one at name in
 // parent now, going by inode, to settle what an event naming it refers to.
-func (w *inotify) identify(parent *node, name string, n *node) (identity, error) {
+func (w *treeWatcher) identify(parent *node, name string, n *node) (identity, error) {
 	pfd, res, err := w.openParent(parent)
 	switch {
 	case err != nil:
@@ -370,7 +370,7 @@ const deferStaleAfter = time.Second
 
 // deferItem parks a step whose parent is stale until the queue has been
 // seen empty after now (see retryDeferred).
-func (w *inotify) deferItem(it walkItem) {
+func (w *treeWatcher) deferItem(it walkItem) {
 	now := time.Now()
 	if it.deferral == nil {
 		it.deferral = &deferral{since: now}
@@ -387,7 +387,7 @@ func (w *inotify) deferItem(it walkItem) {
 
 // retryDeferred queues again the deferred steps parked before drainedAt: the
 // events that made their parent's path stale have been handled since.
-func (w *inotify) retryDeferred() {
+func (w *treeWatcher) retryDeferred() {
 	keep := w.deferred[:0]
 	for _, it := range w.deferred {
 		if it.deferral.at.Before(w.drainedAt) {
@@ -403,7 +403,10 @@ func (w *inotify) retryDeferred() {
 // addWatch watches the directory of step it, open as dfd. Going through the
 // descriptor puts the watch on exactly the directory that was reached
 // without following any symlink (see openDir) and is then listed.
-func (w *inotify) addWatch(dfd int, it walkItem) (int32, error) {
+func (w *treeWatcher) addWatch(dfd int, st *unix.Stat_t, it walkItem) (int32, error) {
+	if w.fan != nil {
+		return w.fan.addWatch(dfd, st, w.abs(w.itemRel(it)))
+	}
 	if w.opts.Kernel != nil {
 		wd, err := w.opts.Kernel.AddWatch(dfd, w.itemRel(it), watchMask)
 		if err != nil && !errors.Is(err, unix.ESTALE) {
@@ -423,7 +426,7 @@ func (w *inotify) addWatch(dfd int, it walkItem) (int32, error) {
 	return -1, w.watchError("watch", w.itemRel(it), err)
 }
 
-func (w *inotify) stepDone(j *job) {
+func (w *treeWatcher) stepDone(j *job) {
 	j.pending--
 	if j.pending > 0 {
 		return
@@ -461,7 +464,7 @@ func vanished(err error) bool {
 // out of the tree (IN_DONT_FOLLOW would only protect the last component).
 // It never keeps a descriptor open beyond one step, so the watcher does not
 // keep file systems busy (umount works, and the kernel reports IN_UNMOUNT).
-func (w *inotify) openDir(rel string) (int, error) {
+func (w *treeWatcher) openDir(rel string) (int, error) {
 	if w.noOpenat2 {
 		return beneath.OpenDirByComponent(w.opts.Root, rel)
 	}
@@ -491,7 +494,7 @@ func openBeneath(path []byte) (int, error) {
 // directory dfd (rel; needed only with rules) that is to be watched.
 // Symlinks are not directories here. Only those names are allocated: the
 // other entries are looked at in place.
-func (w *inotify) subdirs(dfd int, rel string, add func(name string)) error {
+func (w *treeWatcher) subdirs(dfd int, rel string, add func(name string)) error {
 	for {
 		n, err := unix.Getdents(dfd, w.dirents)
 		if err == unix.EINTR {
@@ -541,7 +544,7 @@ func (w *inotify) subdirs(dfd int, rel string, add func(name string)) error {
 
 // countDirs counts the directories New would watch, for the ENOSPC message.
 // It gives up at the deadline: the message then says "at least".
-func (w *inotify) countDirs(deadline time.Time) int {
+func (w *treeWatcher) countDirs(deadline time.Time) int {
 	count := 0
 	errLate := errors.New("late")
 	beneath.Walk(w.opts.Root, "", func(rel string, dir bool) error {

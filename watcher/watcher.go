@@ -1,7 +1,8 @@
 // Package watcher turns kernel file-system notifications into events on
 // paths relative to the watched root. It is the only package that talks to
 // the kernel's notification interfaces; each one is a backend behind the
-// portable Watcher (inotify on Linux).
+// portable Watcher (inotify or fanotify on Linux; inotify or kqueue on
+// FreeBSD).
 package watcher
 
 import (
@@ -28,6 +29,7 @@ type backend interface {
 	// re-walk repaired it.
 	overflows() uint64
 	pinned() Root
+	kind() Backend
 	quiesce(ctx context.Context) error
 	reconcile(ctx context.Context) error
 	// done is closed once the backend's goroutine has ended.
@@ -92,6 +94,9 @@ func (w *Watcher) Watches() int { return w.b.watches() }
 // Overflows is how many times the kernel's event queue overflowed so far
 // (each repaired by a re-walk, nothing lost); safe from any goroutine.
 func (w *Watcher) Overflows() uint64 { return w.b.overflows() }
+
+// Backend is the kernel interface in use (what Auto or the default chose).
+func (w *Watcher) Backend() Backend { return w.b.kind() }
 
 // Root is the watched directory as New pinned it.
 func (w *Watcher) Root() Root { return w.b.pinned() }

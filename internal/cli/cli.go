@@ -98,7 +98,7 @@ func (s *Settings) Agent(log *slog.Logger, ready func()) agent.Config {
 		StandbyFile: s.StandbyFile, ModSignature: s.ModSignature, MaxIterations: s.MaxIterations,
 		SkipInitialSync: s.SkipInitialSync, OnlyInitialSync: s.OnlyInitialSync,
 		ExitOnNoEvents: s.ExitOnNoEvents, SyncOnQuit: s.SyncOnQuit,
-		OneFileSystem: s.OneFileSystem, ExcludeMounts: s.ExcludeMounts,
+		OneFileSystem: s.OneFileSystem, ExcludeMounts: s.ExcludeMounts, Monitor: watcher.Backend(s.Monitor),
 		StatusFile: s.StatusFile, PidFile: s.PidFile,
 		WatchLimit: watcher.WatchLimit(),
 		Ready:      ready, Logger: log,

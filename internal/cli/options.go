@@ -107,7 +107,7 @@ var optionTable = []optionSpec{
 	{name: "debug", short: 'd', arg: argOptional, param: "N", help: "more log output; repeat or give a level up to 5"},
 	{name: "dump-dir", arg: argRequired, param: "DIR", help: "where signal 29 dumps state (default /tmp/clsync-dump-%label%)"},
 	{name: "quiet", short: 'q', arg: argOptional, param: "0|1", help: "suppress error messages"},
-	{name: "monitor", arg: argRequired, param: "NAME", help: "file-system monitor: inotify (Linux) or kqueue (FreeBSD)"},
+	{name: "monitor", arg: argRequired, param: "NAME", help: "file-system monitor: inotify (default on Linux), fanotify (Linux, root: one mark per file system, no watch limit), kqueue (FreeBSD default), or auto"},
 	{name: "label", short: 'l', arg: argRequired, param: "LABEL", help: "instance label passed to handlers (default nolabel)"},
 	{name: "check-rules", arg: argOptional, param: "PATH", help: "(clsync-go) print which rule decides each PATH argument, then exit", cliOnly: true},
 	{name: "help", short: 'h', arg: argOptional, help: "print this help and exit", cliOnly: true},

@@ -267,7 +267,7 @@ var setters = map[string]setter{
 	"debug":                         counterSetter(func(s *Settings) *int { return &s.Debug }),
 	"dump-dir":                      func(s *Settings, v string) error { s.DumpDir = v; return nil },
 	"quiet":                         flagSetter(func(s *Settings) *bool { return &s.Quiet }),
-	"monitor":                       enumSetter(func(s *Settings) *string { return &s.Monitor }, "inotify", "kqueue", "fanotify", "gio", "bsm", "bsm_prefetch", "dtracepipe"),
+	"monitor":                       enumSetter(func(s *Settings) *string { return &s.Monitor }, "inotify", "kqueue", "fanotify", "auto", "gio", "bsm", "bsm_prefetch", "dtracepipe"),
 	"label":                         func(s *Settings, v string) error { s.Label = v; return nil },
 	"check-rules": func(s *Settings, v string) error {
 		s.CheckRulesSet = true

@@ -125,7 +125,8 @@ func TestConflicts(t *testing.T) {
 		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--socket-own=root"}, "--socket-own is useless"},
 		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--pivot-root=auto"}, "--pivot-root cannot be used without --chroot"},
 		{[]string{"-Msimple", "-Secho", "-W/x", "--standby-file=/s"}, "--standby-file"},
-		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--monitor=gio"}, "--monitor=gio is not available"},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--monitor=gio"}, "--monitor=gio is not available on this system (it offers "},
+		{[]string{"-Mrsyncdirect", "-W/x", "-D/y", "--monitor=fanotify", "--splitting=process"}, "--monitor=fanotify and --splitting=process"},
 	} {
 		s, _, err := loadSettings(append([]string{"-H", "/NULL/"}, tc.args...), dir)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/clsync-go/clsync/watcher"
+
 	"github.com/clsync-go/clsync/handlers"
 	"github.com/clsync-go/clsync/internal/metrics"
 	"golang.org/x/sys/unix"
@@ -86,8 +88,10 @@ func checkConflicts(s *Settings) error {
 		return usageErrorf("--synclist-simplify cannot be used in mode %s", s.Mode)
 	case s.CheckExecvpArgs && s.Mode == "direct":
 		return conflict("--check-execvp-arguments", "--mode=direct (direct mode has a variable number of arguments)")
-	case s.Monitor != defaultMonitor:
-		return usageErrorf("--monitor=%s is not available here (this build supports --monitor=%s)", s.Monitor, defaultMonitor)
+	case !monitorOffered(s.Monitor):
+		return usageErrorf("--monitor=%s is not available on this system (it offers %s)", s.Monitor, watcher.Offered())
+	case s.Monitor == string(watcher.Fanotify) && s.Splitting != "off":
+		return conflict("--monitor=fanotify", "--splitting="+s.Splitting+" (the privileged helper adds inotify watches only)")
 	case s.Mode == "rsyncdirect" && s.Destination == "" && templateNeedsDestination(s.Template):
 		return usageErrorf("mode rsyncdirect needs --destination-dir (or a handler template that names the destination itself)")
 	case s.Mode == "direct" && s.Destination == "" && templateNeedsDestination(s.Template):
@@ -263,4 +267,10 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// monitorOffered tells whether this build has the --monitor backend m.
+func monitorOffered(m string) bool {
+	_, err := watcher.ParseBackend(m)
+	return err == nil
 }
