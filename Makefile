@@ -93,6 +93,9 @@ bench: build
 	$(BENCH) storm --agent go,lsyncd,ref --bin go=$(BIN) --bin ref=$(dir $(BENCH))selftest/rsync-loop-agent.sh --reps 2
 	$(BENCH) storm --agent go,clsync,lsyncd --bin go=$(BIN) --max-queued-events 1048576
 	$(BENCH) startup --agent go,clsync,lsyncd --bin go=$(BIN)
+	$(BENCH) random --agent go --bin go=$(BIN) --custom-args=--monitor=fanotify --seeds $(SEEDS) --delay 1
+	$(BENCH) random --agent go --bin go=$(BIN) --custom-args=--monitor=fanotify --seeds $(SEEDS) --delay 0
+	sh scripts/monitor-memory.sh $(BIN) 100000
 
 VERSION  := $(shell sed -n 's/^const version = "\(.*\)"/\1/p' cmd/clsync/main.go)
 UNITDIR  ?= /etc/systemd/system

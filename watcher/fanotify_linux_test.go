@@ -5,6 +5,8 @@ package watcher
 import (
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -173,4 +175,32 @@ func TestFanotifyRefusesUnmarkable(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "--monitor=inotify") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("fanotify on /proc: %q, want one line suggesting --monitor=inotify", err)
 	}
+}
+
+// Auto picks fanotify where it can serve the whole tree, inotify where
+// something under the root is another file system or privilege separation
+// adds the watches.
+func TestAutoChooses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("fanotify needs root (CAP_SYS_ADMIN); run the tests as root")
+	}
+	root := t.TempDir()
+	w, err := New(t.Context(), Options{Root: root, Backend: Auto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Backend(); got != Fanotify {
+		t.Errorf("auto on one file system as root: %s, want fanotify", got)
+	}
+	w.Close()
+
+	sub := mountTmpfs(t)
+	w, err = New(t.Context(), Options{Root: filepath.Dir(filepath.Dir(sub)), Backend: Auto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Backend(); got != Inotify {
+		t.Errorf("auto with a mount below the root: %s, want inotify", got)
+	}
+	w.Close()
 }

@@ -4,6 +4,7 @@ package watcher
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,9 +16,12 @@ import (
 // halves, a re-walk an overflow asked for.
 type barrier struct {
 	reply chan struct{}
-	bytes uint64 // passed once w.consumed reaches it
-	// since, when the queue's length was unknown, replaces bytes: passed
-	// once a read that started after it found the queue empty.
+	// The queue as it was at the call has been read once w.consumed
+	// reaches bytes, or once a read that started after since found the
+	// queue empty: whichever comes first. bytes is the kernel's count
+	// (FIONREAD), MaxUint64 when it could not be had; since alone would
+	// do, but on a busy tree the queue may never be seen empty.
+	bytes  uint64
 	since  time.Time
 	read   bool   // it has: the fields below are set
 	job    uint64 // every walk job up to this id must be done
@@ -35,16 +39,17 @@ func (w *treeWatcher) takeBarriers() {
 	if len(calls) == 0 {
 		return
 	}
-	// TIOCINQ is FIONREAD: the bytes of events queued.
+	// TIOCINQ is FIONREAD: the bytes of the events queued (fanotify counts
+	// fanMetadataLen per event, and so does w.consumed then).
 	queued, err := unix.IoctlGetInt(w.fd, unix.TIOCINQ)
+	target := w.consumed + uint64(queued)
+	if err != nil || queued < 0 {
+		// Cannot tell (a seccomp filter without it).
+		target = math.MaxUint64
+	}
+	now := time.Now()
 	for _, reply := range calls {
-		b := &barrier{reply: reply, bytes: w.consumed + uint64(queued)}
-		if err != nil {
-			// Cannot tell (a seccomp filter without it): wait for a
-			// read that empties the queue.
-			b.since = time.Now()
-		}
-		w.barriers = append(w.barriers, b)
+		w.barriers = append(w.barriers, &barrier{reply: reply, bytes: target, since: now})
 	}
 }
 
@@ -68,7 +73,7 @@ func (w *treeWatcher) passBarriers() {
 
 func (w *treeWatcher) passed(b *barrier) bool {
 	if !b.read {
-		if b.since.IsZero() && w.consumed < b.bytes || !b.since.IsZero() && !w.drainedAt.After(b.since) {
+		if w.consumed < b.bytes && !w.drainedAt.After(b.since) {
 			return false
 		}
 		b.read, b.job, b.move, b.rewalk = true, w.jobID, w.moveSeq, w.rewalks
