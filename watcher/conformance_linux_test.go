@@ -3,6 +3,7 @@
 package watcher
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,14 +16,41 @@ import (
 // The conformance suite's Linux part: the overflow path (a tiny kernel
 // queue) and unmounts.
 
+// osTargets adds FreeBSD's snapshot backend, driven by Linux's inotify with
+// the syscalls swapped (see snapLinuxOps): the logic FreeBSD runs, on a real
+// kernel.
+func osTargets() []target {
+	return []target{{name: "snapshot", backend: Inotify, start: func(ctx context.Context, opts Options) (*Watcher, error) {
+		opts, err := opts.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		pin, err := PinRoot(opts.Root)
+		if err != nil {
+			return nil, err
+		}
+		src, err := newSnapInotify(opts.Root, snapLinuxOps())
+		if err != nil {
+			return nil, err
+		}
+		core := newSnapCore(snapConfigOf(opts, pin), src, src)
+		src.core = core
+		w, err := newSnapWatcher(ctx, opts, Inotify, pin, core, src)
+		if err != nil {
+			return nil, err
+		}
+		return &Watcher{b: w}, nil
+	}}}
+}
+
 // TestConformanceOverflow: pitfall 5. The kernel queue overflows while
 // nobody reads; the re-walk repairs the tree and the mirror converges.
 func TestConformanceOverflow(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(string(b), func(t *testing.T) {
+	for _, b := range targets() {
+		t.Run(b.name, func(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
 			apply(t, root, outside, []step{{"mkdir", "old/a/b", ""}, {"write", "old/a/f", "1"}, {"mkdir", "keep/x", ""}}, nil)
-			restore := setSysctl(t, queueSysctl(b), "16")
+			restore := setSysctl(t, queueSysctl(b.backend), "16")
 			c := startConformance(t, b, root, Options{})
 			restore()
 			// Nobody reads now: the watcher fills its channel, then the
@@ -47,8 +75,8 @@ func TestConformanceOverflow(t *testing.T) {
 // below the root uncovers a directory, which the mirror gets; the root's own
 // file system unmounted stops the watcher, the mirror intact.
 func TestConformanceUnmount(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(string(b), func(t *testing.T) {
+	for _, b := range targets() {
+		t.Run(b.name, func(t *testing.T) {
 			root := mountTmpfs(t)
 			apply(t, root, root, []step{{"mkdir", "m/under", ""}, {"write", "m/under/f", "covered"}}, nil)
 			sub := filepath.Join(root, "m")
@@ -100,9 +128,20 @@ func TestFanotifyBeyondWatchLimit(t *testing.T) {
 		}
 		t.Fatalf("inotify on 601 directories with max_user_watches=200: %v, want ENOSPC (else this tests nothing)", err)
 	}
-	c := startConformance(t, Fanotify, root, Options{})
+	c := startConformance(t, fanotifyTarget(t), root, Options{})
 	apply(t, root, outside, []step{{"write", "d299/sub/f", "1"}, {"mkdir", "d000/sub/new/deeper", ""},
 		{"mv", "d150", "d000/sub/new/deeper/moved"}, {"sync", "", ""}, {"write", "d000/sub/new/deeper/moved/sub/g", "2"},
 		{"rmrf", "d007", ""}}, c)
 	c.converge(t)
+}
+
+func fanotifyTarget(t *testing.T) target {
+	t.Helper()
+	for _, b := range targets() {
+		if b.backend == Fanotify {
+			return b
+		}
+	}
+	t.Fatal("no fanotify target")
+	return target{}
 }

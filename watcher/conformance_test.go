@@ -105,10 +105,30 @@ var scenarios = []scenario{
 		want:   []string{"f f 1 0600", "d d 0700", "f d/hard 1 0600"}},
 }
 
+// target is what the suite runs on: a backend of this system through New,
+// or, on Linux, the FreeBSD backends' snapshot core driven by Linux's
+// inotify (osTargets).
+type target struct {
+	name    string
+	backend Backend // what Watcher.Backend must say
+	start   func(ctx context.Context, opts Options) (*Watcher, error)
+}
+
+func targets() []target {
+	var ts []target
+	for _, b := range backends() {
+		ts = append(ts, target{name: string(b), backend: b, start: func(ctx context.Context, opts Options) (*Watcher, error) {
+			opts.Backend = b
+			return New(ctx, opts)
+		}})
+	}
+	return append(ts, osTargets()...)
+}
+
 // TestConformance runs every scenario on every backend of this system.
 func TestConformance(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(string(b), func(t *testing.T) {
+	for _, b := range targets() {
+		t.Run(b.name, func(t *testing.T) {
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					root, outside := t.TempDir(), t.TempDir()
@@ -133,8 +153,8 @@ func TestConformance(t *testing.T) {
 // watcher with a RootError; moved away, its content was not removed, and
 // the mirror keeps it.
 func TestConformanceRootDeleted(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(string(b), func(t *testing.T) {
+	for _, b := range targets() {
+		t.Run(b.name, func(t *testing.T) {
 			for _, how := range []string{"deleted", "moved"} {
 				t.Run(how, func(t *testing.T) {
 					parent := t.TempDir()
@@ -167,8 +187,8 @@ func TestConformanceRootDeleted(t *testing.T) {
 // TestConformanceStorm: concurrent random changes from a replayable seed;
 // once quiesced, the mirror equals the tree.
 func TestConformanceStorm(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(string(b), func(t *testing.T) {
+	for _, b := range targets() {
+		t.Run(b.name, func(t *testing.T) {
 			root, outside := t.TempDir(), t.TempDir()
 			seed := *conformanceSeed
 			if seed == 0 {
@@ -242,23 +262,23 @@ type entry struct {
 	content string // a file's bytes, a symlink's target
 }
 
-func startConformance(t *testing.T, b Backend, root string, opts Options) *conformer {
+func startConformance(t *testing.T, b target, root string, opts Options) *conformer {
 	t.Helper()
-	opts.Root, opts.Backend = root, b
-	w, err := New(context.Background(), opts)
+	opts.Root = root
+	w, err := b.start(context.Background(), opts)
 	if err != nil {
-		if skip := backendMissing(b); skip != "" {
-			t.Skipf("backend %s: %s (%v)", b, skip, err)
+		if skip := backendMissing(b.backend); skip != "" {
+			t.Skipf("backend %s: %s (%v)", b.name, skip, err)
 		}
-		t.Fatalf("New(%s, %s): %v", root, b, err)
+		t.Fatalf("New(%s, %s): %v", root, b.name, err)
 	}
 	t.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	if got := w.Backend(); got != b {
-		t.Fatalf("Backend() = %s, want %s", got, b)
+	if got := w.Backend(); got != b.backend {
+		t.Fatalf("Backend() = %s, want %s", got, b.backend)
 	}
 	// The initial sync: a copy of the tree once New has returned.
 	c := &conformer{w: w, root: root, model: make(map[string]entry)}

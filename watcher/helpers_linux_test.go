@@ -316,7 +316,7 @@ func allStacks() string {
 	}
 }
 
-const readerCreator = "created by github.com/clsync-go/clsync/watcher.newTreeWatcher"
+const readerCreator = "created by github.com/clsync-go/clsync/watcher.(*readerState).start"
 
 // readerGoroutines counts the watcher reader goroutines alive, started or
 // not (then their frame is a wrapper, hence the match on the creator).

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +45,7 @@ func defaultConfig() config { return config{readBufSize: 64 << 10, maxBacklog: 1
 // fanotify_linux.go). A single goroutine reads the kernel's queue, keeps the
 // tree in step and delivers the events.
 type treeWatcher struct {
+	readerState
 	opts   Options
 	log    *slog.Logger
 	fd     int            // the inotify instance or fanotify group, non-blocking
@@ -81,19 +81,7 @@ type treeWatcher struct {
 	dirents       []byte
 	scratch       []byte // where paths are built (see relPath and sys_linux.go)
 
-	nwatches      atomic.Int64
-	newBarriers   []chan struct{} // Quiesce calls the reader has not taken yet (under mu)
-	newReconciles []chan struct{} // Reconcile calls likewise
-	ch            chan []event.Event
-	stop          chan struct{}
-	stopOnce      sync.Once
-	mu            sync.Mutex // orders poke's write to wakeFd before the reader closes it; guards newBarriers
-	closed        bool
-	stopCtx       func() bool
-	exited        chan struct{}
-	errMu         sync.Mutex
-	stopErr       error // why the reader stopped; set before ch is closed
-	closeErr      error // from closing the descriptors; set before exited is closed
+	nwatches atomic.Int64
 }
 
 func newBackend(ctx context.Context, opts Options) (backend, error) {
@@ -147,11 +135,9 @@ func newTreeWatcher(ctx context.Context, opts Options, cfg config) (*treeWatcher
 		trace:      opts.Logger.Enabled(ctx, slog.LevelDebug),
 		buf:        make([]byte, bufSize),
 		dirents:    make([]byte, 32<<10),
-		ch:         make(chan []event.Event, 16),
 		activeJobs: make(map[*job]struct{}),
-		stop:       make(chan struct{}),
-		exited:     make(chan struct{}),
 	}
+	w.readerState = newReaderState(w.wakeReader)
 	if opts.Root == "/" {
 		w.prefix = "/"
 	}
@@ -164,11 +150,10 @@ func newTreeWatcher(ctx context.Context, opts Options, cfg config) (*treeWatcher
 		}
 	}
 	if err := w.initialWalk(ctx); err != nil {
-		w.closeFds()
+		w.releaseFds(w.freeFds)
 		return nil, err
 	}
-	w.stopCtx = context.AfterFunc(ctx, w.wake)
-	go w.run()
+	w.start(ctx, w.log, w.loop, w.freeFds)
 	return w, nil
 }
 
@@ -211,21 +196,6 @@ func (w *treeWatcher) initialWalk(ctx context.Context) error {
 	return nil
 }
 
-func (w *treeWatcher) events() <-chan []event.Event { return w.ch }
-
-func (w *treeWatcher) err() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	return w.stopErr
-}
-
-func (w *treeWatcher) close() error {
-	w.stopCtx()
-	w.wake()
-	<-w.exited
-	return w.closeErr
-}
-
 // watches is one per watched directory, plus for a moment those removed
 // whose IN_IGNORED is still queued.
 func (w *treeWatcher) watches() int { return int(w.nwatches.Load()) }
@@ -241,95 +211,29 @@ func (w *treeWatcher) kind() Backend {
 	return Inotify
 }
 
-func (w *treeWatcher) done() <-chan struct{} { return w.exited }
-
-// take takes the calls queued on calls since the last time.
-func (w *treeWatcher) take(calls *[]chan struct{}) []chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	taken := *calls
-	*calls = nil
-	return taken
-}
-
-// ask queues a call on calls (Quiesce's or Reconcile's), wakes the reader
-// and waits for its reply, ctx, or the end of the reader.
-func (w *treeWatcher) ask(ctx context.Context, calls *[]chan struct{}) error {
-	reply := make(chan struct{})
-	w.mu.Lock()
-	*calls = append(*calls, reply)
-	w.mu.Unlock()
-	w.poke()
-	select {
-	case <-reply:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.exited:
-		select {
-		case <-reply:
-			return nil
-		default:
-		}
-		if err := w.err(); err != nil {
-			return err
-		}
-		return ErrClosed
-	}
-}
-
-// wake stops the reader.
-func (w *treeWatcher) wake() {
-	w.stopOnce.Do(func() {
-		close(w.stop)
-		w.poke()
-	})
-}
-
-// poke ends the reader's poll, so that it looks at w.stop and the new
-// barriers.
-func (w *treeWatcher) poke() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.closed {
-		var one [8]byte
-		binary.NativeEndian.PutUint64(one[:], 1)
-		_, _ = unix.Write(w.wakeFd, one[:])
-	}
+// wakeReader ends the reader's poll (see readerState.poke).
+func (w *treeWatcher) wakeReader() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	_, _ = unix.Write(w.wakeFd, one[:])
 }
 
 // woken handles a readable wakeFd: false when the reader is to stop.
 func (w *treeWatcher) woken() bool {
 	var buf [8]byte
 	_, _ = unix.Read(w.wakeFd, buf[:]) // resets the count; EAGAIN if another read did
-	select {
-	case <-w.stop:
+	if w.stopping() {
 		return false
-	default:
 	}
 	w.takeBarriers()
 	w.takeReconciles()
 	return true
 }
 
-func (w *treeWatcher) closeFds() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
+// freeFds closes the kernel's descriptors; run by readerState.releaseFds, once
+// no poke can write to wakeFd.
+func (w *treeWatcher) freeFds() error {
 	return errors.Join(unix.Close(w.fd), unix.Close(w.wakeFd), w.fan.close())
-}
-
-func (w *treeWatcher) run() {
-	err := w.loop()
-	if err != nil {
-		w.log.Error("watcher stopped", "err", err)
-	}
-	w.errMu.Lock()
-	w.stopErr = err
-	w.errMu.Unlock()
-	w.closeErr = w.closeFds()
-	close(w.ch)
-	close(w.exited)
 }
 
 func (w *treeWatcher) loop() error {
@@ -514,13 +418,11 @@ func (w *treeWatcher) flush() bool {
 	if len(w.out) == 0 {
 		return true
 	}
-	select {
-	case w.ch <- w.out:
-		w.out = nil
-		return true
-	case <-w.stop:
+	if !w.deliver(w.out) {
 		return false
 	}
+	w.out = nil
+	return true
 }
 
 func (w *treeWatcher) readEvents() error {

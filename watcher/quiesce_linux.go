@@ -3,7 +3,6 @@
 package watcher
 
 import (
-	"context"
 	"math"
 	"time"
 
@@ -28,8 +27,6 @@ type barrier struct {
 	move   uint64 // every move half up to this seq must be paired or expired
 	rewalk uint64 // this many re-walks must have started (and be done: job)
 }
-
-func (w *treeWatcher) quiesce(ctx context.Context) error { return w.ask(ctx, &w.newBarriers) }
 
 // takeBarriers takes the Quiesce calls made since the last time, noting how
 // much the queue holds now: what is queued at a call lies before every

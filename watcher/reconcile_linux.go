@@ -3,14 +3,8 @@
 package watcher
 
 import (
-	"context"
-
 	"github.com/clsync-go/clsync/event"
 )
-
-// reconcile asks the reader for a reconcile job and waits for it to be
-// done and reported.
-func (w *treeWatcher) reconcile(ctx context.Context) error { return w.ask(ctx, &w.newReconciles) }
 
 // takeReconciles starts one reconcile job for the Reconcile calls made
 // since the last time.
