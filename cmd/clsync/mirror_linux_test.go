@@ -117,9 +117,26 @@ func writeTree(t *testing.T, root string, dirs, files int) {
 	}
 }
 
-// Real-world churn, each step followed by an exact mirror.
+// Real-world churn, each step followed by an exact mirror, on each Linux
+// monitor.
 func TestMirrorChurn(t *testing.T) {
-	m := startMirror(t, func(src string) { writeTree(t, src, 20, 10) })
+	for _, monitor := range monitors(t) {
+		t.Run(monitor, func(t *testing.T) { mirrorChurn(t, "--monitor="+monitor) })
+	}
+}
+
+// monitors are the --monitor values this machine can run: fanotify needs
+// root (CAP_SYS_ADMIN).
+func monitors(t *testing.T) []string {
+	if os.Geteuid() != 0 {
+		t.Log("fanotify needs root (CAP_SYS_ADMIN): testing inotify only")
+		return []string{"inotify"}
+	}
+	return []string{"inotify", "fanotify"}
+}
+
+func mirrorChurn(t *testing.T, monitor string) {
+	m := startMirror(t, func(src string) { writeTree(t, src, 20, 10) }, monitor)
 
 	t.Run("large tree copied in", func(t *testing.T) {
 		other := t.TempDir()
@@ -189,7 +206,13 @@ func TestMirrorChurn(t *testing.T) {
 // The root vanishing must stop the run with an error and leave the mirror
 // as it was: never sync an empty tree over it.
 func TestMirrorRootRemovedKeepsDestination(t *testing.T) {
-	m := startMirror(t, func(src string) { writeTree(t, src, 3, 3) })
+	for _, monitor := range monitors(t) {
+		t.Run(monitor, func(t *testing.T) { mirrorRootRemoved(t, "--monitor="+monitor) })
+	}
+}
+
+func mirrorRootRemoved(t *testing.T, monitor string) {
+	m := startMirror(t, func(src string) { writeTree(t, src, 3, 3) }, monitor)
 	if err := os.Rename(m.src, m.src+".gone"); err != nil {
 		t.Fatal(err)
 	}
