@@ -240,6 +240,8 @@ func (s *kqueueSource) handle(fd int, notes uint32) {
 		case notes&unix.NOTE_RENAME != 0:
 			s.core.dirGone(d)
 		case notes&(unix.NOTE_WRITE|unix.NOTE_EXTEND|unix.NOTE_LINK) != 0:
+			// No name (unlike inotify's entryChanged): an entry that
+			// lives only between two listings goes unreported.
 			s.core.dirChanged(d)
 		}
 		if notes&unix.NOTE_ATTRIB != 0 {

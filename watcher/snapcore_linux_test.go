@@ -74,8 +74,8 @@ type snapModelEntry struct {
 func snapReadTree(t *testing.T, root, rel string, m map[string]snapModelEntry) {
 	err := filepath.WalkDir(filepath.Join(root, rel), func(path string, de fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // changed while read: a later event covers it
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+				return nil // changed while read (gone, or now a file): a later event covers it
 			}
 			return err
 		}

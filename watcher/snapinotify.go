@@ -18,10 +18,11 @@ import (
 // Linux's; only the system calls differ (snapInotifyOps), so the Linux
 // tests run this code on Linux's inotify. One watch per directory.
 //
-// Events name the entry, but the core is told only which directory
-// changed, as kqueue would tell it, so that both FreeBSD backends share one
-// logic: except for writes and metadata changes of a file, which a listing
-// may not show (same size, and an mtime within the clock's granularity).
+// Events name the entry, but the core learns what changed from listings,
+// as with kqueue, so that both FreeBSD backends share one logic: except for
+// writes and metadata changes of a file, which a listing may not show (same
+// size, and an mtime within the clock's granularity), and for the name of
+// an entry that lived only between two listings (see snapCore.apply).
 type snapInotify struct {
 	ops    snapInotifyOps
 	root   string
@@ -310,7 +311,7 @@ func (s *snapInotify) dispatch(d *snapDir, mask uint32, name string) {
 			s.core.selfAttrib(d)
 		}
 	case mask&(snapInCreate|snapInDelete|snapInMovedFrom|snapInMovedTo|snapInIsDir) != 0:
-		s.core.dirChanged(d)
+		s.core.entryChanged(d, name, mask&snapInIsDir != 0)
 	default:
 		var op event.Op
 		if mask&(snapInModify|snapInCloseWrite) != 0 {

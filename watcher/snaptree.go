@@ -27,6 +27,10 @@ type snapDir struct {
 	// A new directory may get its inode number at once (inotify's watch
 	// does not keep the inode), so its identity no longer tells it.
 	deleted bool
+	// named are the entries the kernel named as added, removed or renamed
+	// since the last listing (true: a directory), when it names them
+	// (inotify, not kqueue); see apply.
+	named map[string]bool
 }
 
 type snapState uint8
@@ -366,6 +370,19 @@ func (c *snapCore) dirChanged(d *snapDir) {
 	}
 }
 
+// entryChanged notes that the entry name of d was added, removed or
+// renamed, as a kernel that names it says.
+func (c *snapCore) entryChanged(d *snapDir, name string, isDir bool) {
+	if d.state == snapDropped {
+		return
+	}
+	if d.named == nil {
+		d.named = make(map[string]bool)
+	}
+	d.named[name] = isDir
+	c.changed[d] = struct{}{}
+}
+
 // dirGone notes that d itself was deleted or renamed: its parent says
 // what became of it.
 func (c *snapCore) dirGone(d *snapDir) {
@@ -596,6 +613,19 @@ func (c *snapCore) apply(d *snapDir, listed map[string]snapEntry, now time.Time)
 	report := d.monitored && !c.quiet && d.inTree()
 	rel := d.rel()
 	changes := snapReborn(d, listed, snapDiff(d.entries, listed))
+	// A name the kernel named that neither listing shows lived only
+	// between them, unreported; but the consumer, reading the path when it
+	// handles an earlier event about that name, may have copied it: say
+	// it is gone.
+	if report {
+		for _, name := range slices.Sorted(maps.Keys(d.named)) {
+			_, was := d.entries[name]
+			if _, is := listed[name]; !was && !is {
+				c.emit(event.Event{Path: snapJoin(rel, name), Op: event.Remove, IsDir: d.named[name]})
+			}
+		}
+	}
+	d.named = nil
 	d.entries = listed
 	for _, ch := range changes {
 		if ch.kind != snapRemoved && ch.kind != snapReplaced {

@@ -427,6 +427,35 @@ func TestSnapFileChanged(t *testing.T) {
 	h.checkFiles()
 }
 
+// An entry that lives only between two listings, as a kernel naming it
+// (inotify) says, is reported removed: a consumer handling the Remove of an
+// earlier entry of that name late may have copied it. Seen in TestSnapStorm:
+// "n8" removed, a new "n8" written, the Remove handled, "n8" renamed away,
+// the next listing of the root unchanged.
+func TestSnapTransientEntry(t *testing.T) {
+	h := newSnapHarness(t, snapConfig{}, false, func(f *snapFake) { f.write("n8", 1); f.mkdir("d") })
+	h.fake.rm("n8")
+	h.core.entryChanged(h.dir(""), "n8", false)
+	if got, want := h.batch(0), []event.Event{ev("n8", event.Remove, false)}; !slices.Equal(got, want) {
+		t.Errorf("rm: %v, want %v", got, want)
+	}
+	h.fake.write("n8", 2) // the consumer handles the Remove now: copies it
+	h.core.entryChanged(h.dir(""), "n8", false)
+	h.fake.mv("n8", "d/n3")
+	h.core.entryChanged(h.dir(""), "n8", false)
+	h.core.entryChanged(h.dir("d"), "n3", false)
+	want := []event.Event{ev("n8", event.Remove, false), ev("d/n3", event.Create, false)}
+	if got := h.batch(0); !slices.Equal(got, want) {
+		t.Errorf("transient n8: %v, want %v", got, want)
+	}
+	// Named, but in the listings as before: nothing to say.
+	h.core.entryChanged(h.dir("d"), "n3", false)
+	if got := h.batch(0); len(got) != 0 {
+		t.Errorf("unchanged: %v, want none", got)
+	}
+	h.checkSnapshot()
+}
+
 // Walk excludes a directory (reported as a plain Create, not tracked);
 // Monitor silences one (tracked, no events, no file watches); Reconcile
 // applies changed rules with a Rescan of what became visible.
