@@ -3,6 +3,8 @@ package watcher
 import (
 	"fmt"
 	"strings"
+
+	"github.com/clsync-go/clsync/event"
 )
 
 // Backend names a kernel notification interface: clsync's --monitor values
@@ -44,4 +46,27 @@ func Offered() string {
 		names = append(names, string(b))
 	}
 	return strings.Join(append(names, string(Auto)), ", ")
+}
+
+// inCloseWrite is IN_CLOSE_WRITE, which Linux's and FreeBSD's inotify and
+// fanotify (FAN_CLOSE_WRITE) share, as they share the bits in event.
+const inCloseWrite uint32 = 0x8
+
+// maskOp is what inotify's bits in mask (or fanotify's, which have their
+// values) say happened to an entry.
+func maskOp(mask uint32) event.Op {
+	var op event.Op
+	if mask&event.InCreate != 0 {
+		op |= event.Create
+	}
+	if mask&event.InDelete != 0 {
+		op |= event.Remove
+	}
+	if mask&(event.InModify|inCloseWrite) != 0 {
+		op |= event.Modify
+	}
+	if mask&event.InAttrib != 0 {
+		op |= event.Attrib
+	}
+	return op
 }

@@ -81,13 +81,12 @@ type fanotifyGroup struct {
 
 // openFanotify opens the fanotify group when opts ask for it (or Auto finds
 // it safe); nil for inotify.
-func openFanotify(opts Options, pin Root) (*fanotifyGroup, error) {
-	switch opts.Backend {
-	case "", Inotify:
+func openFanotify(opts Options) (*fanotifyGroup, error) {
+	if opts.Backend == "" || opts.Backend == Inotify {
 		return nil, nil
-	case Fanotify, Auto:
-	default:
-		return nil, fmt.Errorf("monitor %q is not available on this system (it offers %s)", opts.Backend, Offered())
+	}
+	if _, err := ParseBackend(string(opts.Backend)); err != nil {
+		return nil, err
 	}
 	auto := opts.Backend == Auto
 	if opts.Kernel != nil {
@@ -244,7 +243,7 @@ func (g *fanotifyGroup) handleKey(dfd int, fsid [8]byte) ([]byte, error) {
 	return k[:16+min(n, maxHandleSize)], nil
 }
 
-// node returns the attached node of the directory whose key is k, or nil.
+// fanNode returns the attached node of the directory whose key is k, or nil.
 func (w *treeWatcher) fanNode(k []byte) *node {
 	if k == nil {
 		return nil
@@ -417,20 +416,7 @@ func (w *treeWatcher) handleFan(r fanRecord, now time.Time) error {
 		}
 		return nil
 	}
-	var op event.Op
-	if r.mask&unix.FAN_CREATE != 0 {
-		op |= event.Create
-	}
-	if r.mask&unix.FAN_DELETE != 0 {
-		op |= event.Remove
-	}
-	if r.mask&(unix.FAN_MODIFY|unix.FAN_CLOSE_WRITE) != 0 {
-		op |= event.Modify
-	}
-	if r.mask&unix.FAN_ATTRIB != 0 {
-		op |= event.Attrib
-	}
-	if op != 0 {
+	if op := maskOp(mask); op != 0 {
 		w.emitIn(n, event.Event{Path: rel, Op: op, Mask: mask})
 	}
 	return nil
@@ -481,17 +467,7 @@ func (w *treeWatcher) fanRenamed(r fanRecord) {
 		return
 	}
 	w.move(moved, to, name)
-	if !w.hasRules() {
-		// Its whole subtree is in the tree already, under the new path.
-		w.emitIn(to, done)
-	} else {
-		// The rules decide by path: re-walk to apply them at the new place.
-		w.push(walkItem{parent: to, name: name, job: w.newJob(jobDir, done), top: true})
-	}
-	if w.overflowJob != nil {
-		// The running re-walk may have passed both places already.
-		w.push(walkItem{parent: to, name: name, job: w.overflowJob})
-	}
+	w.movedDirSettled(to, name, done)
 }
 
 // checkMounts handles a change of the mounts, which fanotify does not

@@ -96,7 +96,7 @@ func newTreeWatcher(ctx context.Context, opts Options, cfg config) (*treeWatcher
 	if err != nil {
 		return nil, err
 	}
-	fan, err := openFanotify(opts, pin)
+	fan, err := openFanotify(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -572,14 +572,7 @@ func (w *treeWatcher) handle(wd int32, mask, cookie uint32, name string, now tim
 		// a walk found there before this event was read.
 		w.emitIn(n, event.Event{Path: rel, Op: event.Remove, IsDir: isDir, Mask: mask})
 	default:
-		var op event.Op
-		if mask&(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0 {
-			op |= event.Modify
-		}
-		if mask&unix.IN_ATTRIB != 0 {
-			op |= event.Attrib
-		}
-		if op != 0 {
+		if op := maskOp(mask); op != 0 {
 			w.emitIn(n, event.Event{Path: rel, Op: op, IsDir: isDir, Mask: mask})
 		}
 	}
@@ -656,18 +649,24 @@ func (w *treeWatcher) movedTo(parent *node, name, rel string, cookie uint32, isD
 		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
 		return nil
 	}
+	w.movedDirSettled(parent, name, done)
+	return nil
+}
+
+// movedDirSettled reports done for a watched directory that moved, with
+// its subtree, to name in parent: at once, its whole subtree being in the
+// tree under the new path already, unless the rules (which decide by path)
+// need a walk at the new place.
+func (w *treeWatcher) movedDirSettled(parent *node, name string, done event.Event) {
 	if !w.hasRules() {
-		// Every directory below is watched already, under its new path.
 		w.emitIn(parent, done)
 	} else {
-		// The rules decide by path: re-walk to apply them at the new place.
 		w.push(walkItem{parent: parent, name: name, job: w.newJob(jobDir, done), top: true})
 	}
 	if w.overflowJob != nil {
 		// The running re-walk may have passed both places already.
 		w.push(walkItem{parent: parent, name: name, job: w.overflowJob})
 	}
-	return nil
 }
 
 // expireMoves turns the pending halves whose partner can no longer come into

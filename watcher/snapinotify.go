@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clsync-go/clsync/event"
 	"golang.org/x/sys/unix"
 )
 
@@ -313,14 +312,7 @@ func (s *snapInotify) dispatch(d *snapDir, mask uint32, name string) {
 	case mask&(snapInCreate|snapInDelete|snapInMovedFrom|snapInMovedTo|snapInIsDir) != 0:
 		s.core.entryChanged(d, name, mask&snapInIsDir != 0)
 	default:
-		var op event.Op
-		if mask&(snapInModify|snapInCloseWrite) != 0 {
-			op |= event.Modify
-		}
-		if mask&snapInAttrib != 0 {
-			op |= event.Attrib
-		}
-		if op != 0 {
+		if op := maskOp(mask); op != 0 {
 			s.core.fileChanged(d, name, op)
 		}
 	}
