@@ -3,7 +3,7 @@ package dispatch
 import (
 	"context"
 	"hash/fnv"
-	"strings"
+	"hash/maphash"
 	"sync"
 
 	"github.com/clsync-go/clsync/event"
@@ -15,17 +15,48 @@ import (
 // clsync).
 var SignatureFields = []string{"dev", "ino", "mode", "uid", "gid", "rdev", "size", "atime", "mtime", "ctime"}
 
+// signatureBound is how many entries and removals one generation holds
+// before it becomes the previous one and the previous one is dropped: two
+// generations of 1<<18 at 36 to 54 bytes an entry (a 24-byte map slot and
+// the map's slack, measured) stay below ~27 MiB whatever the tree's size.
+const signatureBound = 1 << 18
+
 // signature is the Signature decorator.
+//
+// It keeps no path, only a 64-bit hash of it: a wrong drop needs both a
+// collision of two paths' hashes and equal signature sums.
+//
+// Memory is bounded by two generations: records and removals go into cur,
+// and when cur holds bound of them, prev is dropped and cur becomes prev.
+// A removal only hides entries with a smaller seq, recorded before it, so
+// in its generation or an older one: they are dropped with it or before it.
+// A dropped entry only costs its path one more sync, never a dropped change.
 type signature struct {
 	next   Handler
 	root   string
 	fields []string
 
-	mu sync.Mutex
-	// seen maps a path to the hash of its fields as they were when its
-	// last successful sync started. A hash keeps an entry to the path and
-	// 8 bytes (clsync warns that this option costs memory on huge trees).
-	seen map[string]uint64
+	mu   sync.Mutex
+	seed maphash.Seed
+	// seq orders records and removals: an entry is stale once its path or
+	// a directory above it has a removal with a greater seq.
+	seq       uint64
+	cur, prev generation
+	bound     int
+}
+
+// generation is what was recorded and removed while it was cur.
+type generation struct {
+	entries map[uint64]entry  // by path hash
+	removed map[uint64]uint64 // path hash -> seq of its last removal
+}
+
+// entry is a path's signature as it was when its last successful sync
+// started.
+type entry struct{ sum, seq uint64 }
+
+func newGeneration() generation {
+	return generation{entries: map[uint64]entry{}, removed: map[uint64]uint64{}}
 }
 
 // Signature implements --modification-signature: a plain change event
@@ -53,7 +84,10 @@ func Signature(next Handler, root string, fields []string) Handler {
 			expanded = append(expanded, f)
 		}
 	}
-	return &signature{next: next, root: root, fields: expanded, seen: map[string]uint64{}}
+	return &signature{
+		next: next, root: root, fields: expanded,
+		seed: maphash.MakeSeed(), cur: newGeneration(), bound: signatureBound,
+	}
 }
 
 func (s *signature) Sync(ctx context.Context, items []event.Event, initial bool) error {
@@ -73,7 +107,7 @@ func (s *signature) Sync(ctx context.Context, items []event.Event, initial bool)
 	defer s.mu.Unlock()
 	for i, it := range items {
 		if sigs[i].ok {
-			s.seen[it.Path] = sigs[i].sum
+			s.record(it.Path, sigs[i].sum)
 		}
 	}
 	return nil
@@ -99,7 +133,7 @@ func (s *signature) filter(items []event.Event) ([]event.Event, []sum) {
 		cur, ok := s.signature(it.Path)
 		plain := it.Op&(event.Create|event.Remove|event.Rescan) == 0
 		if plain && ok {
-			if old, seen := s.seen[it.Path]; seen && old == cur {
+			if old, seen := s.lookup(it.Path); seen && old == cur {
 				continue
 			}
 		}
@@ -109,14 +143,54 @@ func (s *signature) filter(items []event.Event) ([]event.Event, []sum) {
 	return out, sigs
 }
 
+// record notes rel's signature after its successful sync.
+func (s *signature) record(rel string, sum uint64) {
+	s.seq++
+	s.cur.entries[maphash.String(s.seed, rel)] = entry{sum, s.seq}
+	s.rotate()
+}
+
+// forget makes what was recorded at and below rel stale (see lookup) in
+// O(1): deleting those entries would scan them all, for each removal.
 func (s *signature) forget(rel string) {
-	delete(s.seen, rel)
-	prefix := rel + "/"
-	for p := range s.seen {
-		if rel == "" || strings.HasPrefix(p, prefix) {
-			delete(s.seen, p)
+	s.seq++
+	s.cur.removed[maphash.String(s.seed, rel)] = s.seq
+	s.rotate()
+}
+
+func (s *signature) rotate() {
+	if len(s.cur.entries)+len(s.cur.removed) >= s.bound {
+		s.prev, s.cur = s.cur, newGeneration()
+	}
+}
+
+// lookup returns the sum recorded for rel, unless rel or a directory above
+// it (the root "" included) was removed since.
+func (s *signature) lookup(rel string) (uint64, bool) {
+	h := maphash.String(s.seed, rel)
+	e, ok := s.cur.entries[h]
+	if !ok {
+		if e, ok = s.prev.entries[h]; !ok {
+			return 0, false
 		}
 	}
+	// The hashes of "", "a", "a/b" for "a/b" in one pass: a maphash
+	// depends on the bytes written, not on how they were split.
+	var ph maphash.Hash
+	ph.SetSeed(s.seed)
+	written := 0
+	for i := 0; i <= len(rel); i++ {
+		if i > 0 && i < len(rel) && rel[i] != '/' {
+			continue
+		}
+		ph.WriteString(rel[written:i])
+		written = i
+		p := ph.Sum64()
+		if s.cur.removed[p] > e.seq || s.prev.removed[p] > e.seq {
+			return 0, false
+		}
+	}
+	return e.sum, true
 }
 
 // signature hashes the chosen fields of rel's lstat; ok is false if the
