@@ -55,24 +55,27 @@ type treeWatcher struct {
 	prefix string // Root with a trailing slash
 
 	// The fields below belong to the reader goroutine once New returns.
-	noOpenat2   bool
-	backlog     int
-	trace       bool // log every kernel event (the logger takes Debug)
-	root        *node
-	wds         wdTable                    // every wd the kernel holds for us, until its IN_IGNORED
-	bigDirs     map[*node]map[string]*node // the children of directories with many (see addChild)
-	moves       moveTable
-	stack       []walkItem
-	deferred    []walkItem // steps waiting for events about their parent (see openItem)
-	jobID       uint64
-	overflowJob *job
-	rewalk      rewalkSchedule
-	drainedAt   time.Time // the queue was empty at this time: pending moves older than it have no partner queued
-	consumed    uint64    // bytes read from the queue so far
-	lastRead    int       // bytes the last read returned
-	activeJobs  map[*job]struct{}
-	moveSeq     uint64 // numbers the move halves in arrival order
-	rewalks     uint64 // re-walks started so far
+	noOpenat2 bool
+	backlog   int
+	trace     bool // log every kernel event (the logger takes Debug)
+	root      *node
+	wds       wdTable // every wd the kernel holds for us, until its IN_IGNORED
+	// awaitIgnored holds the released nodes still in wds: an overflow may
+	// lose their IN_IGNORED (see reapDetached).
+	awaitIgnored map[*node]struct{}
+	bigDirs      map[*node]map[string]*node // the children of directories with many (see addChild)
+	moves        moveTable
+	stack        []walkItem
+	deferred     []walkItem // steps waiting for events about their parent (see openItem)
+	jobID        uint64
+	overflowJob  *job
+	rewalk       rewalkSchedule
+	drainedAt    time.Time // the queue was empty at this time: pending moves older than it have no partner queued
+	consumed     uint64    // bytes read from the queue so far
+	lastRead     int       // bytes the last read returned
+	activeJobs   map[*job]struct{}
+	moveSeq      uint64 // numbers the move halves in arrival order
+	rewalks      uint64 // re-walks started so far
 	// overflowCount is rewalks for other goroutines (metrics).
 	overflowCount atomic.Uint64
 	barriers      []*barrier
@@ -707,7 +710,9 @@ func (w *treeWatcher) overflowed(now time.Time) error {
 	if err := w.expireMoves(true); err != nil {
 		return err
 	}
-	w.reapDetached()
+	if n := w.reapDetached(); n > 0 {
+		w.log.Debug("forgot removed watches whose IN_IGNORED the overflow may have lost", "watches", n)
+	}
 	if !w.rewalk.running && !w.rewalk.scheduled {
 		w.log.Warn(fmt.Sprintf("%s queue overflowed: re-walking the tree; raise fs.%s.max_queued_events if this repeats", w.kind(), w.kind()),
 			"root", w.opts.Root)

@@ -298,17 +298,25 @@ func (w *treeWatcher) release(n *node) {
 	// IN_IGNORED that rm_watch queues is when it is forgotten.
 	if err := w.rmWatch(n.wd); errors.Is(err, unix.EINVAL) {
 		w.forget(n)
+	} else if w.wds.get(n.wd) == n {
+		if w.awaitIgnored == nil {
+			w.awaitIgnored = make(map[*node]struct{})
+		}
+		w.awaitIgnored[n] = struct{}{}
 	}
 }
 
 func (w *treeWatcher) setWd(n *node) {
-	if w.wds.get(n.wd) == nil {
+	if old := w.wds.get(n.wd); old == nil {
 		w.nwatches.Add(1)
+	} else {
+		delete(w.awaitIgnored, old)
 	}
 	w.wds.set(n)
 }
 
 func (w *treeWatcher) forget(n *node) {
+	delete(w.awaitIgnored, n)
 	if w.wds.get(n.wd) == n {
 		w.wds.delete(n.wd)
 		w.nwatches.Add(-1)
@@ -316,17 +324,15 @@ func (w *treeWatcher) forget(n *node) {
 }
 
 // reapDetached forgets the detached nodes whose IN_IGNORED an overflow may
-// have lost; see release.
-func (w *treeWatcher) reapDetached() {
-	var detached []*node
-	for n := range w.wds.all() {
-		if !n.attached() {
-			detached = append(detached, n)
-		}
+// have lost; see release. It visits only those (awaitIgnored), not the
+// whole wd table: a storm on a huge tree may overflow on every read. It
+// returns how many it forgot.
+func (w *treeWatcher) reapDetached() int {
+	n := len(w.awaitIgnored)
+	for d := range w.awaitIgnored {
+		w.forget(d)
 	}
-	for _, n := range detached {
-		w.release(n)
-	}
+	return n
 }
 
 func (w *treeWatcher) rmWatch(wd int32) error {
