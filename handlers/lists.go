@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,37 +41,51 @@ type planner struct {
 	fullInitial bool
 }
 
-// plan lists the steps for items, in order. A Rescan of a directory (a new
-// or moved-in directory, a lost queue, the initial sync) becomes a step for
-// the directory and one for every object below it, found by a walk that
-// never follows symlinks; with --have-recursive-sync it becomes a single
-// recursive step. A removed directory is one step: it is gone, there is
-// nothing to walk.
-func (p planner) plan(items []event.Event, initial bool) ([]step, error) {
+// plan hands emit the steps for items, in order, as it finds them: a
+// rescan of the root on a tree of millions of objects is never held in
+// memory. A Rescan of a directory (a new or moved-in directory, a lost
+// queue, the initial sync) becomes a step for the directory and one for
+// every object below it, found by a walk that never follows symlinks; with
+// --have-recursive-sync it becomes a single recursive step. A removed
+// directory is one step: it is gone, there is nothing to walk. An error
+// from emit ends the plan and is returned as it is.
+func (p planner) plan(items []event.Event, initial bool, emit func(step) error) error {
 	if initial && p.fullInitial {
 		p.filter = nil
 	}
-	var steps []step
 	for _, it := range items {
 		if it.Op&event.Rescan != 0 && beneath.IsDir(p.root, it.Path) {
-			var err error
-			if steps, err = p.walk(steps, it); err != nil {
-				return nil, err
+			if err := p.walk(it, emit); err != nil {
+				return err
 			}
 			continue
 		}
 		if p.filter != nil && !p.filter.Sync(it.Path, it.IsDir) {
 			continue
 		}
-		steps = append(steps, step{rel: it.Path, mask: it.EventMask()})
+		if err := emit(step{rel: it.Path, mask: it.EventMask()}); err != nil {
+			return err
+		}
 	}
-	return steps, nil
+	return nil
 }
 
-// walk appends the steps for the rescanned directory it and what lies below
+// emitError carries emit's error through beneath.Walk, so that the walk's
+// own errors, and only those, are wrapped with the walked path.
+type emitError struct{ err error }
+
+func (e emitError) Error() string { return e.err.Error() }
+
+// walk emits the steps for the rescanned directory it and what lies below
 // it. The rules decide as in clsync's walk: an object they do not sync is
 // skipped, a directory they do not walk is not entered.
-func (p planner) walk(steps []step, it event.Event) ([]step, error) {
+func (p planner) walk(it event.Event, emit func(step) error) error {
+	send := func(s step) error {
+		if err := emit(s); err != nil {
+			return emitError{err}
+		}
+		return nil
+	}
 	err := beneath.Walk(p.root, it.Path, func(rel string, dir bool) error {
 		s := step{rel: rel, mask: walkedMask(dir)}
 		if rel == it.Path {
@@ -91,22 +106,29 @@ func (p planner) walk(steps []step, it event.Event) ([]step, error) {
 				return nil
 			}
 			if !walk {
-				steps = append(steps, s)
+				if err := send(s); err != nil {
+					return err
+				}
 				return beneath.SkipDir
 			}
 		}
 		if dir && p.haveRecursive {
 			s.recursive = true
-			steps = append(steps, s)
+			if err := send(s); err != nil {
+				return err
+			}
 			return beneath.SkipDir
 		}
-		steps = append(steps, s)
-		return nil
+		return send(s)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", abs(p.root, it.Path), err)
+	var e emitError
+	if errors.As(err, &e) {
+		return e.err
 	}
-	return steps, nil
+	if err != nil {
+		return fmt.Errorf("walk %s: %w", abs(p.root, it.Path), err)
+	}
+	return nil
 }
 
 // abs is the absolute path of rel, as clsync passes it in simple mode and
@@ -118,27 +140,22 @@ func abs(root, rel string) string {
 	return filepath.Join(root, rel)
 }
 
-// syncListLines renders steps as clsync's shell list: "sync <label> <mask>
-// <path>" per line, or only the path with --synclist-simplify. The root is
-// rootName. A line cannot hold a name with a newline: such steps are
-// returned apart for the caller to report (clsync drops them silently).
-func syncListLines(steps []step, label, rootName string, simplify bool) (lines []string, unlistable []step) {
-	for _, s := range steps {
-		if strings.IndexByte(s.rel, '\n') >= 0 {
-			unlistable = append(unlistable, s)
-			continue
-		}
-		name := s.rel
-		if name == "" {
-			name = rootName
-		}
-		if simplify {
-			lines = append(lines, name)
-		} else {
-			lines = append(lines, "sync "+label+" "+strconv.FormatUint(uint64(s.mask), 10)+" "+name)
-		}
+// syncListLine renders a step as a line of clsync's shell list: "sync
+// <label> <mask> <path>", or only the path with --synclist-simplify. The
+// root is rootName. A line cannot hold a name with a newline: ok is false
+// for such a step, for the caller to report (clsync drops them silently).
+func syncListLine(s step, label, rootName string, simplify bool) (line string, ok bool) {
+	if strings.IndexByte(s.rel, '\n') >= 0 {
+		return "", false
 	}
-	return lines, unlistable
+	name := s.rel
+	if name == "" {
+		name = rootName
+	}
+	if simplify {
+		return name, true
+	}
+	return "sync " + label + " " + strconv.FormatUint(uint64(s.mask), 10) + " " + name, true
 }
 
 // argvBudget bounds the bytes that %INCLUDE-LIST% puts into one argv
@@ -147,25 +164,8 @@ func syncListLines(steps []step, label, rootName string, simplify bool) (lines [
 // for a single word, which %INCLUDE-LIST% inside a longer word makes.
 const argvBudget = 64 << 10
 
-// splitArgv cuts names into parts whose argv cost fits argvBudget; a name
-// alone over budget gets a part of its own, and the kernel has the last
-// word on it.
-func splitArgv(names []string) [][]string {
-	var parts [][]string
-	start, size := 0, 0
-	for i, n := range names {
-		cost := len(n) + 1 + 8
-		if i > start && size+cost > argvBudget {
-			parts = append(parts, names[start:i])
-			start, size = i, 0
-		}
-		size += cost
-	}
-	if start < len(names) {
-		parts = append(parts, names[start:])
-	}
-	return parts
-}
+// argvCost is what name costs in argv (see argvBudget).
+func argvCost(name string) int { return len(name) + 1 + 8 }
 
 // usesVar tells whether any word of the templates refers to %name%.
 func usesVar(name string, templates ...[]string) bool {

@@ -11,15 +11,14 @@ import (
 	"github.com/clsync-go/clsync/rules"
 )
 
-func TestSplitArgv(t *testing.T) {
-	if parts := splitArgv(nil); len(parts) != 0 {
-		t.Errorf("no names: %d parts", len(parts))
+// steps collects what p plans for items.
+func steps(t *testing.T, p planner, items []event.Event) []step {
+	t.Helper()
+	var got []step
+	if err := p.plan(items, false, func(s step) error { got = append(got, s); return nil }); err != nil {
+		t.Fatal(err)
 	}
-	huge := strings.Repeat("x", argvBudget+1)
-	parts := splitArgv([]string{"a", huge, "b"})
-	if len(parts) != 3 || parts[1][0] != huge {
-		t.Errorf("a name over budget does not get a part of its own: %d parts", len(parts))
-	}
+	return got
 }
 
 // A rescan below a symlinked directory is not walked: the symlink would
@@ -31,10 +30,7 @@ func TestPlanDoesNotWalkThroughSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := planner{root: root}
-	steps, err := p.plan([]event.Event{{Path: "link/sub", Op: event.Rescan, IsDir: true}, {Path: "link", Op: event.Rescan, IsDir: true}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	steps := steps(t, p, []event.Event{{Path: "link/sub", Op: event.Rescan, IsDir: true}, {Path: "link", Op: event.Rescan, IsDir: true}})
 	if len(steps) != 2 || steps[0].rel != "link/sub" || steps[1].rel != "link" {
 		t.Errorf("steps = %+v, want link/sub and link, unwalked", steps)
 	}
@@ -73,12 +69,8 @@ func TestPlanWalkOnlyPaths(t *testing.T) {
 		{{Path: "", Op: event.Rescan, IsDir: true}},
 		{{Path: "", Op: event.Attrib, IsDir: true}, {Path: "alice", Op: event.Rescan, IsDir: true}, {Path: "bob/.ssh/authorized_keys", Op: event.Modify}},
 	} {
-		steps, err := p.plan(items, false)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got []string
-		for _, s := range steps {
+		for _, s := range steps(t, p, items) {
 			got = append(got, s.rel)
 		}
 		want := []string{"alice/.ssh/authorized_keys", "bob/.ssh/authorized_keys"}

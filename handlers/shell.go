@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/clsync-go/clsync/event"
@@ -36,64 +38,131 @@ func newShell(cfg Config) (Handler, error) {
 }
 
 func (h *batch) Sync(ctx context.Context, items []event.Event, initial bool) error {
-	steps, err := h.planner.plan(items, initial)
+	part := h.newPart()
+	// A part the plan left unrun (an error) leaves no list file.
+	defer func() { part.discard(false) }()
+	err := h.planner.plan(items, initial, func(s step) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.recursive {
+			// clsync runs initialsync when it meets the directory,
+			// before the batch that holds the events around it.
+			return h.initialSync(ctx, s)
+		}
+		if part.argv && part.steps > 0 && part.size+argvCost(h.name(s)) > argvBudget {
+			// The paths go into argv: keep each run within the
+			// kernel's limit.
+			if err := h.run(ctx, part); err != nil {
+				return err
+			}
+			part = h.newPart()
+		}
+		return h.add(part, s)
+	})
 	if err != nil {
 		return err
 	}
-	// clsync runs initialsync when it meets the directory, before the
-	// batch that holds the events around it.
-	var flat []step
-	for _, s := range steps {
-		if !s.recursive {
-			flat = append(flat, s)
-			continue
-		}
-		if err := h.initialSync(ctx, s); err != nil {
-			return err
-		}
-	}
-	if len(flat) == 0 {
+	if part.steps == 0 {
 		return nil
 	}
-	if !usesVar("INCLUDE-LIST", h.template) {
-		return h.syncPart(ctx, flat, nil)
+	return h.run(ctx, part)
+}
+
+// part is the objects of one handler run, gathered as the plan streams
+// them: their names when the template puts them in argv (bounded by
+// argvBudget), and their lines written straight to the list file, which
+// is the only place that holds a whole tree's list.
+type part struct {
+	argv  bool
+	names []string
+	size  int
+	steps int
+	lines int
+	list  *os.File
+	w     *bufio.Writer
+}
+
+func (h *batch) newPart() *part {
+	return &part{argv: usesVar("INCLUDE-LIST", h.template)}
+}
+
+func (h *batch) name(s step) string {
+	if s.rel == "" {
+		return h.rootName
 	}
-	// The paths go into argv: keep each run within the kernel's limit.
-	names := make([]string, len(flat))
-	for i, s := range flat {
-		names[i] = s.rel
-		if s.rel == "" {
-			names[i] = h.rootName
-		}
+	return s.rel
+}
+
+func (h *batch) add(p *part, s step) error {
+	p.steps++
+	if p.argv {
+		name := h.name(s)
+		p.names = append(p.names, name)
+		p.size += argvCost(name)
 	}
-	at := 0
-	for _, part := range splitArgv(names) {
-		if err := h.syncPart(ctx, flat[at:at+len(part)], part); err != nil {
-			return err
-		}
-		at += len(part)
+	if h.dir == "" {
+		return nil
 	}
+	line, ok := syncListLine(s, h.cfg.Label, h.rootName, h.simplify)
+	if !ok {
+		h.cfg.Logger.Warn("a name with a newline cannot be written to a list file: left out of the list", "path", s.rel)
+		return nil
+	}
+	if err := h.openList(p); err != nil {
+		return err
+	}
+	p.lines++
+	p.w.WriteString(line)
+	return p.w.WriteByte('\n')
+}
+
+func (h *batch) openList(p *part) error {
+	if p.list != nil {
+		return nil
+	}
+	f, err := os.CreateTemp(h.dir, ".clsync-list.*")
+	if err != nil {
+		return fmt.Errorf("create list file in %s: %w", h.dir, err)
+	}
+	p.list, p.w = f, bufio.NewWriter(f)
 	return nil
 }
 
-func (h *batch) syncPart(ctx context.Context, steps []step, names []string) error {
-	inv := Invocation{Type: "synclist", IncludeList: names}
+// run runs the handler for p: with its list file, if the template names
+// one, and its names in argv, if the template asks for them. A part whose
+// every name was left out of the list file is not run.
+func (h *batch) run(ctx context.Context, p *part) error {
+	inv := Invocation{Type: "synclist", IncludeList: p.names}
 	if h.dir != "" {
-		lines, unlistable := syncListLines(steps, h.cfg.Label, h.rootName, h.simplify)
-		for _, s := range unlistable {
-			h.cfg.Logger.Warn("a name with a newline cannot be written to a list file: left out of the list", "path", s.rel)
-		}
-		if len(lines) == 0 && names == nil {
+		if p.lines == 0 && p.names == nil {
 			return nil
 		}
-		list, err := writeList(h.dir, "list", lines)
-		if err != nil {
+		// Every name may have been left out, yet go to argv: the list
+		// file is then empty.
+		if err := h.openList(p); err != nil {
 			return err
 		}
-		if !h.cfg.KeepLists {
-			defer os.Remove(list)
+		defer p.discard(h.cfg.KeepLists)
+		if err := p.w.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", p.list.Name(), err)
 		}
-		inv.IncludeListPath = list
+		if err := p.list.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", p.list.Name(), err)
+		}
+		inv.IncludeListPath = p.list.Name()
 	}
 	return h.exec(ctx, "sync", inv)
+}
+
+// discard closes p's list file and removes it, unless keep (--keep-list).
+func (p *part) discard(keep bool) {
+	if p.list == nil {
+		return
+	}
+	p.list.Close()
+	if !keep {
+		os.Remove(p.list.Name())
+	}
+	p.list = nil
 }

@@ -25,23 +25,14 @@ func newSimple(cfg Config) (Handler, error) {
 }
 
 func (h *simple) Sync(ctx context.Context, items []event.Event, initial bool) error {
-	steps, err := h.planner.plan(items, initial)
-	if err != nil {
-		return err
-	}
-	for _, s := range steps {
+	return h.planner.plan(items, initial, func(s step) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if s.recursive {
-			err = h.initialSync(ctx, s)
-		} else {
-			err = h.exec(ctx, "sync", Invocation{Type: "sync", IncludeList: []string{abs(h.cfg.WatchDir, s.rel)},
-				EventMask: strconv.FormatUint(uint64(s.mask), 10)})
+			return h.initialSync(ctx, s)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return h.exec(ctx, "sync", Invocation{Type: "sync", IncludeList: []string{abs(h.cfg.WatchDir, s.rel)},
+			EventMask: strconv.FormatUint(uint64(s.mask), 10)})
+	})
 }
