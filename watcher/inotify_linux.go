@@ -63,19 +63,23 @@ type treeWatcher struct {
 	// awaitIgnored holds the released nodes still in wds: an overflow may
 	// lose their IN_IGNORED (see reapDetached).
 	awaitIgnored map[*node]struct{}
-	bigDirs      map[*node]map[string]*node // the children of directories with many (see addChild)
-	moves        moveTable
-	stack        []walkItem
-	deferred     []walkItem // steps waiting for events about their parent (see openItem)
-	jobID        uint64
-	overflowJob  *job
-	rewalk       rewalkSchedule
-	drainedAt    time.Time // the queue was empty at this time: pending moves older than it have no partner queued
-	consumed     uint64    // bytes read from the queue so far
-	lastRead     int       // bytes the last read returned
-	activeJobs   map[*job]struct{}
-	moveSeq      uint64 // numbers the move halves in arrival order
-	rewalks      uint64 // re-walks started so far
+	// reshaped counts the moves and drops of nodes (see walkProbed).
+	reshaped    uint64
+	probers     []prober
+	probes      []probe
+	bigDirs     map[*node]map[string]*node // the children of directories with many (see addChild)
+	moves       moveTable
+	stack       []walkItem
+	deferred    []walkItem // steps waiting for events about their parent (see openItem)
+	jobID       uint64
+	overflowJob *job
+	rewalk      rewalkSchedule
+	drainedAt   time.Time // the queue was empty at this time: pending moves older than it have no partner queued
+	consumed    uint64    // bytes read from the queue so far
+	lastRead    int       // bytes the last read returned
+	activeJobs  map[*job]struct{}
+	moveSeq     uint64 // numbers the move halves in arrival order
+	rewalks     uint64 // re-walks started so far
 	// overflowCount is rewalks for other goroutines (metrics).
 	overflowCount atomic.Uint64
 	barriers      []*barrier

@@ -255,6 +255,7 @@ func (w *treeWatcher) adopt(wd int32, parent *node, name string, j *job) *node {
 // move re-parents n, which keeps its wd: every event queued for n or its
 // descendants resolves to the new path from now on.
 func (w *treeWatcher) move(n, parent *node, name string) {
+	w.reshaped++
 	// Unlinked first: what it replaces may be its old ancestor (the walk
 	// can see the disk ahead of the queued events), whose drop must not
 	// take n along.
@@ -274,6 +275,7 @@ func (w *treeWatcher) drop(n *node) {
 	if !n.attached() {
 		return
 	}
+	w.reshaped++
 	if w.trace {
 		w.log.Debug("unwatch", "wd", n.wd, "path", w.relPath(n, ""))
 	}

@@ -117,6 +117,20 @@ func (w *treeWatcher) newDir(parent *node, name string, done event.Event) {
 
 // walkSome does up to n steps.
 func (w *treeWatcher) walkSome(n int) error {
+	var err error
+	if w.canProbe() && len(w.stack) >= minProbed {
+		err = w.walkProbed(n)
+	} else {
+		err = w.walkSequential(n)
+	}
+	if len(w.stack) == 0 && cap(w.stack) > maxIdleStack {
+		w.stack = nil
+	}
+	return err
+}
+
+// walkSequential does up to n steps one by one.
+func (w *treeWatcher) walkSequential(n int) error {
 	for ; n > 0 && len(w.stack) > 0; n-- {
 		it := w.stack[len(w.stack)-1]
 		// Cleared so that the room left behind holds on to no node.
@@ -125,9 +139,6 @@ func (w *treeWatcher) walkSome(n int) error {
 		if err := w.step(it); err != nil {
 			return err
 		}
-	}
-	if len(w.stack) == 0 && cap(w.stack) > maxIdleStack {
-		w.stack = nil
 	}
 	return nil
 }
@@ -170,13 +181,49 @@ func (w *treeWatcher) step(it walkItem) error {
 		w.deferItem(it)
 		return nil
 	}
-	defer w.stepDone(it.job)
 	if err != nil {
+		w.stepDone(it.job)
 		return err
 	}
 	if it.parent == nil && w.root != nil && wd != w.root.wd {
+		w.stepDone(it.job)
 		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
 	}
+	return w.settleStep(it, wd, &st, func(rel string, add func(string)) error {
+		return w.subdirs(dfd, rel, add)
+	})
+}
+
+// settleStep settles a step whose directory is watched as wd (see settle),
+// unless that directory is a node the job listed elsewhere already and
+// whose place in the tree is stale: the queued events tell first.
+func (w *treeWatcher) settleStep(it walkItem, wd int32, st *unix.Stat_t, list func(rel string, add func(name string)) error) error {
+	if n := w.wds.get(wd); n != nil && n.attached() && n.visitedBy(it.job) &&
+		(n.parent != it.parent || n.name != it.name) && !n.isAncestorOf(it.parent) {
+		// Renamed here since the job listed it (the rename's events are
+		// still queued, or their halves were not paired): it moves,
+		// with what the job listed below it. Only a directory still at
+		// its place is one inode at two paths (a bind mount; see adopt).
+		id, err := w.identify(n.parent, n.name, n)
+		switch {
+		case err != nil:
+			w.stepDone(it.job)
+			return err
+		case id == elsewhere:
+			w.move(n, it.parent, it.name)
+		case id == unsure:
+			w.deferItem(it)
+			return nil
+		}
+	}
+	defer w.stepDone(it.job)
+	return w.settle(it, wd, st, list)
+}
+
+// settle is the second half of a step, once its directory is watched as wd:
+// the tree learns it, and list queues its subdirectories (named rel's,
+// which is "" unless rules decide by path) as steps of the same job.
+func (w *treeWatcher) settle(it walkItem, wd int32, st *unix.Stat_t, list func(rel string, add func(name string)) error) error {
 	var before *node // for a reconcile: the node here before, if any
 	wasMonitored := false
 	if it.job.kind == jobReconcile && it.parent != nil {
@@ -214,7 +261,7 @@ func (w *treeWatcher) step(it walkItem) error {
 	// The subdirectories are queued straight from the listing, as steps
 	// of this job; they double as the list of names to keep.
 	from := len(w.stack)
-	err = w.subdirs(dfd, rel, func(name string) {
+	err := list(rel, func(name string) {
 		w.stack = append(w.stack, walkItem{parent: n, name: name, job: it.job})
 	})
 	if err != nil {
@@ -492,11 +539,20 @@ func openBeneath(path []byte) (int, error) {
 
 // subdirs calls add with the name of each subdirectory of the open
 // directory dfd (rel; needed only with rules) that is to be watched.
-// Symlinks are not directories here. Only those names are allocated: the
-// other entries are looked at in place.
 func (w *treeWatcher) subdirs(dfd int, rel string, add func(name string)) error {
+	return listSubdirs(dfd, w.dirents, func(name string) {
+		if w.walked(join(rel, name)) {
+			add(name)
+		}
+	})
+}
+
+// listSubdirs calls add with the name of each subdirectory of the open
+// directory dfd, read with buf. Symlinks are not directories here. Only
+// those names are allocated: the other entries are looked at in place.
+func listSubdirs(dfd int, buf []byte, add func(name string)) error {
 	for {
-		n, err := unix.Getdents(dfd, w.dirents)
+		n, err := unix.Getdents(dfd, buf)
 		if err == unix.EINTR {
 			continue
 		}
@@ -506,7 +562,7 @@ func (w *treeWatcher) subdirs(dfd int, rel string, add func(name string)) error 
 		if n == 0 {
 			return nil
 		}
-		for b := w.dirents[:n]; len(b) >= 19; {
+		for b := buf[:n]; len(b) >= 19; {
 			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
 			reclen := int(binary.NativeEndian.Uint16(b[16:]))
 			if reclen < 19 || reclen > len(b) {
@@ -531,12 +587,8 @@ func (w *treeWatcher) subdirs(dfd int, rel string, add func(name string)) error 
 					typ = unix.DT_DIR
 				}
 			}
-			if typ != unix.DT_DIR {
-				continue
-			}
-			s := string(name)
-			if w.walked(join(rel, s)) {
-				add(s)
+			if typ == unix.DT_DIR {
+				add(string(name))
 			}
 		}
 	}
