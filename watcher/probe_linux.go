@@ -106,12 +106,7 @@ func (w *treeWatcher) walkProbed(n int) error {
 }
 
 func (w *treeWatcher) settleProbed(p *probe) error {
-	return w.settleStep(p.it, p.wd, &p.st, func(_ string, add func(string)) error {
-		for _, name := range p.names {
-			add(name)
-		}
-		return nil
-	})
+	return w.settleStep(p.it, p.wd, &p.st, -1, p.names)
 }
 
 // probeStep does the system calls of openItem, addWatch and subdirs for the

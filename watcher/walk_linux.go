@@ -189,15 +189,13 @@ func (w *treeWatcher) step(it walkItem) error {
 		w.stepDone(it.job)
 		return &RootError{Root: w.opts.Root, Reason: "root directory was replaced by another"}
 	}
-	return w.settleStep(it, wd, &st, func(rel string, add func(string)) error {
-		return w.subdirs(dfd, rel, add)
-	})
+	return w.settleStep(it, wd, &st, dfd, nil)
 }
 
 // settleStep settles a step whose directory is watched as wd (see settle),
 // unless that directory is a node the job listed elsewhere already and
 // whose place in the tree is stale: the queued events tell first.
-func (w *treeWatcher) settleStep(it walkItem, wd int32, st *unix.Stat_t, list func(rel string, add func(name string)) error) error {
+func (w *treeWatcher) settleStep(it walkItem, wd int32, st *unix.Stat_t, dfd int, probed []string) error {
 	if n := w.wds.get(wd); n != nil && n.attached() && n.visitedBy(it.job) &&
 		(n.parent != it.parent || n.name != it.name) && !n.isAncestorOf(it.parent) {
 		// Renamed here since the job listed it (the rename's events are
@@ -217,13 +215,14 @@ func (w *treeWatcher) settleStep(it walkItem, wd int32, st *unix.Stat_t, list fu
 		}
 	}
 	defer w.stepDone(it.job)
-	return w.settle(it, wd, st, list)
+	return w.settle(it, wd, st, dfd, probed)
 }
 
 // settle is the second half of a step, once its directory is watched as wd:
-// the tree learns it, and list queues its subdirectories (named rel's,
-// which is "" unless rules decide by path) as steps of the same job.
-func (w *treeWatcher) settle(it walkItem, wd int32, st *unix.Stat_t, list func(rel string, add func(name string)) error) error {
+// the tree learns it, and its subdirectories are queued as steps of the same
+// job: listed from dfd, or, for a probed step (dfd -1), those the probe
+// listed.
+func (w *treeWatcher) settle(it walkItem, wd int32, st *unix.Stat_t, dfd int, probed []string) error {
 	var before *node // for a reconcile: the node here before, if any
 	wasMonitored := false
 	if it.job.kind == jobReconcile && it.parent != nil {
@@ -261,9 +260,16 @@ func (w *treeWatcher) settle(it walkItem, wd int32, st *unix.Stat_t, list func(r
 	// The subdirectories are queued straight from the listing, as steps
 	// of this job; they double as the list of names to keep.
 	from := len(w.stack)
-	err := list(rel, func(name string) {
-		w.stack = append(w.stack, walkItem{parent: n, name: name, job: it.job})
-	})
+	var err error
+	if dfd < 0 {
+		for _, name := range probed {
+			w.stack = append(w.stack, walkItem{parent: n, name: name, job: it.job})
+		}
+	} else {
+		err = w.subdirs(dfd, rel, func(name string) {
+			w.stack = append(w.stack, walkItem{parent: n, name: name, job: it.job})
+		})
+	}
 	if err != nil {
 		clear(w.stack[from:])
 		w.stack = w.stack[:from]
