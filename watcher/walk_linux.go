@@ -123,8 +123,12 @@ func (w *treeWatcher) walkSome(n int) error {
 	} else {
 		err = w.walkSequential(n)
 	}
-	if len(w.stack) == 0 && cap(w.stack) > maxIdleStack {
-		w.stack = nil
+	if len(w.stack) == 0 {
+		if cap(w.stack) > maxIdleStack {
+			w.stack = nil
+		}
+		// The probers' buffers (100 KiB) are for big walks only.
+		w.probers, w.probes = nil, nil
 	}
 	return err
 }
