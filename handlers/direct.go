@@ -9,5 +9,5 @@ func newDirect(cfg Config) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &batch{execBase: b, rootName: ".", simplify: cfg.SynclistSimplify}, nil
+	return &batch{execBase: b, rootName: ".", simplify: cfg.SynclistSimplify, argv: usesVar("INCLUDE-LIST", b.template)}, nil
 }

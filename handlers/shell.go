@@ -27,6 +27,8 @@ type batch struct {
 	// mode (an empty argument would mean nothing to cp), "" in shell mode.
 	rootName string
 	simplify bool
+	// argv: the template puts the names in argv (%INCLUDE-LIST%).
+	argv bool
 }
 
 func newShell(cfg Config) (Handler, error) {
@@ -34,13 +36,13 @@ func newShell(cfg Config) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &batch{execBase: b, simplify: cfg.SynclistSimplify}, nil
+	return &batch{execBase: b, simplify: cfg.SynclistSimplify, argv: usesVar("INCLUDE-LIST", b.template)}, nil
 }
 
 func (h *batch) Sync(ctx context.Context, items []event.Event, initial bool) error {
-	part := h.newPart()
+	cur := &part{}
 	// A part the plan left unrun (an error) leaves no list file.
-	defer func() { part.discard(false) }()
+	defer func() { cur.discard(false) }()
 	err := h.planner.plan(items, initial, func(s step) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -50,23 +52,23 @@ func (h *batch) Sync(ctx context.Context, items []event.Event, initial bool) err
 			// before the batch that holds the events around it.
 			return h.initialSync(ctx, s)
 		}
-		if part.argv && part.steps > 0 && part.size+argvCost(h.name(s)) > argvBudget {
+		if h.argv && cur.steps > 0 && cur.size+argvCost(h.name(s)) > argvBudget {
 			// The paths go into argv: keep each run within the
 			// kernel's limit.
-			if err := h.run(ctx, part); err != nil {
+			if err := h.run(ctx, cur); err != nil {
 				return err
 			}
-			part = h.newPart()
+			cur = &part{}
 		}
-		return h.add(part, s)
+		return h.add(cur, s)
 	})
 	if err != nil {
 		return err
 	}
-	if part.steps == 0 {
+	if cur.steps == 0 {
 		return nil
 	}
-	return h.run(ctx, part)
+	return h.run(ctx, cur)
 }
 
 // part is the objects of one handler run, gathered as the plan streams
@@ -74,17 +76,12 @@ func (h *batch) Sync(ctx context.Context, items []event.Event, initial bool) err
 // argvBudget), and their lines written straight to the list file, which
 // is the only place that holds a whole tree's list.
 type part struct {
-	argv  bool
 	names []string
 	size  int
 	steps int
 	lines int
 	list  *os.File
 	w     *bufio.Writer
-}
-
-func (h *batch) newPart() *part {
-	return &part{argv: usesVar("INCLUDE-LIST", h.template)}
 }
 
 func (h *batch) name(s step) string {
@@ -96,7 +93,7 @@ func (h *batch) name(s step) string {
 
 func (h *batch) add(p *part, s step) error {
 	p.steps++
-	if p.argv {
+	if h.argv {
 		name := h.name(s)
 		p.names = append(p.names, name)
 		p.size += argvCost(name)

@@ -4,7 +4,6 @@ package watcher
 
 import (
 	"runtime"
-	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -87,7 +86,7 @@ func (w *treeWatcher) walkProbed(n int) error {
 		p := &probes[i]
 		var err error
 		if p.ok && w.reshaped == shape {
-			err = w.settleProbed(p)
+			err = w.settleStep(p.it, p.wd, &p.st, -1, p.names)
 		} else {
 			err = w.step(p.it)
 		}
@@ -103,10 +102,6 @@ func (w *treeWatcher) walkProbed(n int) error {
 		}
 	}
 	return nil
-}
-
-func (w *treeWatcher) settleProbed(p *probe) error {
-	return w.settleStep(p.it, p.wd, &p.st, -1, p.names)
 }
 
 // probeStep does the system calls of openItem, addWatch and subdirs for the
@@ -131,7 +126,7 @@ func (w *treeWatcher) probeStep(pr *prober, p *probe) {
 		return
 	}
 	pr.path = append(append(pr.path[:0], p.it.name...), 0)
-	fd, err := openat(pfd, pr.path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	fd, err := openat(pfd, pr.path, dirOpenFlags)
 	unix.Close(pfd)
 	if err != nil {
 		return
@@ -140,7 +135,7 @@ func (w *treeWatcher) probeStep(pr *prober, p *probe) {
 	if err := unix.Fstat(fd, &p.st); err != nil || w.opts.OneFileSystem && p.st.Dev != w.pin.Dev {
 		return
 	}
-	pr.path = append(strconv.AppendInt(append(pr.path[:0], "/proc/self/fd/"...), int64(fd), 10), 0)
+	pr.path = procFdPath(pr.path, fd)
 	if p.wd, err = inotifyAddWatch(w.fd, pr.path, watchMask); err != nil {
 		return
 	}

@@ -3,6 +3,7 @@
 package watcher
 
 import (
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,15 @@ func inotifyAddWatch(fd int, path []byte, mask uint32) (int32, error) {
 		return -1, errno
 	}
 	return int32(wd), nil
+}
+
+// dirOpenFlags open a directory to list it, never through a symlink.
+const dirOpenFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// procFdPath returns /proc/self/fd/<fd>, NUL-terminated, in b's room: the
+// path by which inotify_add_watch watches exactly the directory open as fd.
+func procFdPath(b []byte, fd int) []byte {
+	return append(strconv.AppendInt(append(b[:0], "/proc/self/fd/"...), int64(fd), 10), 0)
 }
 
 // cString returns the concatenation of s, NUL-terminated, in w.scratch.

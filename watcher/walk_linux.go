@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/clsync-go/clsync/event"
@@ -341,7 +340,7 @@ func (w *treeWatcher) openItem(it walkItem) (int, unix.Stat_t, openResult, error
 		return -1, st, res, err
 	}
 	defer unix.Close(pfd)
-	fd, err := openat(pfd, w.cString(it.name), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	fd, err := openat(pfd, w.cString(it.name), dirOpenFlags)
 	if err != nil {
 		if vanished(err) {
 			return -1, st, gone, nil
@@ -471,7 +470,7 @@ func (w *treeWatcher) addWatch(dfd int, st *unix.Stat_t, it walkItem) (int32, er
 		}
 		return wd, err
 	}
-	w.scratch = append(strconv.AppendInt(append(w.scratch[:0], "/proc/self/fd/"...), int64(dfd), 10), 0)
+	w.scratch = procFdPath(w.scratch, dfd)
 	wd, err := inotifyAddWatch(w.fd, w.scratch, watchMask)
 	if err == nil {
 		return wd, nil
@@ -534,7 +533,7 @@ func (w *treeWatcher) openDir(rel string) (int, error) {
 // openBeneath is openDir with openat2, for the NUL-terminated absolute path.
 func openBeneath(path []byte) (int, error) {
 	how := unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Flags:   dirOpenFlags,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for tries := 0; ; tries++ {
