@@ -22,7 +22,13 @@ type Invocation struct {
 	IncludeList     []string `json:"include_list,omitempty"`
 	IncludeListPath string   `json:"include_list_path,omitempty"`
 	ExcludeListPath string   `json:"exclude_list_path,omitempty"`
-	EventMask       string   `json:"event_mask,omitempty"`
+	// FilesFromPath is rsyncdirect's --files-from list (NUL-separated
+	// names), for the run shapes other than clsync's lists.
+	FilesFromPath string `json:"files_from_path,omitempty"`
+	// Shape is how rsyncdirect's run names what it syncs (see planNamed):
+	// "" (include and exclude lists), "dirs", "trees" or "files".
+	Shape     string `json:"shape,omitempty"`
+	EventMask string `json:"event_mask,omitempty"`
 	// Quick and Initial choose rsync's own arguments (%RSYNC-ARGS%).
 	Quick   bool `json:"quick,omitempty"`
 	Initial bool `json:"initial,omitempty"`
@@ -113,12 +119,14 @@ func invocationVars(cfg Config, inv Invocation) Vars {
 			switch name {
 			case "RSYNC-ARGS":
 				local := cfg.Destination != "" && !IsRemote(cfg.Destination)
-				return ExpandTemplate(rsyncArgs(cfg.PreferInclude, inv.Quick, inv.Initial, local), func(n string) ([]string, bool) {
+				return ExpandTemplate(rsyncArgs(cfg.PreferInclude, inv.Quick, inv.Initial, local, inv.Shape), func(n string) ([]string, bool) {
 					switch n {
 					case "INCLUDE-LIST-PATH":
 						return []string{inv.IncludeListPath}, true
 					case "EXCLUDE-LIST-PATH":
 						return []string{inv.ExcludeListPath}, true
+					case "FILES-FROM-PATH":
+						return []string{inv.FilesFromPath}, true
 					}
 					return nil, false
 				}), true

@@ -17,7 +17,8 @@ import (
 // The recording handler appends one record per run to a file: its argv,
 // CLSYNC_STATUS, CLSYNC_ITERATION, its cwd, and the content of every list
 // file among its arguments, as NUL-terminated fields (argv and file names
-// cannot hold a NUL; list files are text). It runs then, a shell snippet
+// cannot hold a NUL; a NUL-separated list, rsyncdirect's --from0 lists,
+// is recorded with newlines). It runs then, a shell snippet
 // (rsync, an exit code), after collecting the record and before appending
 // it, so that a run is in the record only once it is over.
 const recorderScript = `#!/bin/sh
@@ -29,7 +30,7 @@ printf '%%s\0' "$@"
 printf '%%s\0%%s\0%%s\0' "${CLSYNC_STATUS-unset}" "${CLSYNC_ITERATION-unset}" "$(pwd)"
 for a in "$@"; do
 	case "${a##*/}" in
-	.clsync-*) if [ -f "$a" ]; then printf 'list\0'; cat "$a"; printf '\0'; fi;;
+	.clsync-*) if [ -f "$a" ]; then printf 'list\0'; tr '\0' '\n' <"$a"; printf '\0'; fi;;
 	esac
 done
 printf 'end\0'

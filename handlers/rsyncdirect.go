@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clsync-go/clsync/event"
@@ -30,7 +31,10 @@ import (
 // ones most likely to have changed within their second. (The initial sync
 // keeps clsync's whole seconds: a destination file system without
 // nanoseconds would be copied over whole at every start.)
-func rsyncArgs(preferInclude, quick, initial, local bool) []string {
+//
+// shape is the run's (planNamed): clsync's include and exclude lists, or a
+// --files-from list of directories one level deep, of trees, or of files.
+func rsyncArgs(preferInclude, quick, initial, local bool, shape string) []string {
 	args := []string{"-aH"}
 	switch {
 	case !quick:
@@ -40,6 +44,20 @@ func rsyncArgs(preferInclude, quick, initial, local bool) []string {
 	}
 	if local {
 		args = append(args, "--numeric-ids")
+	}
+	if shape != shapeList {
+		switch shape {
+		case shapeDirs:
+			args = append(args, "-d", "--delete")
+		case shapeTrees:
+			args = append(args, "-r", "--delete")
+		case shapeFiles:
+			// A file that replaced a non-empty directory.
+			args = append(args, "--force")
+		}
+		// A name gone since the plan was made: its removal is an event.
+		args = append(args, "--from0", "--files-from", "%FILES-FROM-PATH%", "--ignore-missing-args")
+		return append(args, "--exclude-from", "%EXCLUDE-LIST-PATH%")
 	}
 	args = append(args, "--delete")
 	if !preferInclude {
@@ -63,6 +81,11 @@ type rsyncDirect struct {
 	// rsyncshell script): its exit 23 is read with raceLog, and nobody else
 	// reads its lists, so they are cut to runLines.
 	direct bool
+	// treeAbove: the watch dir held more entries than this when counted
+	// at treeCounted (treeAtMost; batches may run in parallel).
+	treeMu      sync.Mutex
+	treeAbove   int
+	treeCounted time.Time
 }
 
 func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
@@ -75,7 +98,7 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 	// vanished file's removal is its own event.
 	r := &rsyncDirect{cfg: cfg, dir: dir, ownedDir: owned, run: runner(cfg, 24), direct: true}
 	if !cfg.KeepLists && !cfg.PreferInclude {
-		if r.emptyExclude, err = writeList(dir, "exclist", nil); err != nil {
+		if r.emptyExclude, err = writeList(dir, "exclist", nil, '\n'); err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -84,6 +107,9 @@ func newRsyncDirect(cfg Config) (*rsyncDirect, error) {
 }
 
 func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial bool) error {
+	if r.named(initial) {
+		return r.syncNamed(ctx, items)
+	}
 	filter := r.cfg.Filter
 	if initial && r.cfg.FullInitialSync {
 		filter = nil
@@ -125,25 +151,95 @@ func (r *rsyncDirect) Sync(ctx context.Context, items []event.Event, initial boo
 	return nil
 }
 
+// named tells whether a batch goes to rsync as --files-from lists
+// (planNamed): rsyncdirect's syncs after the initial one. The initial sync
+// is one run of the root either way; rsyncshell's script, a template of the
+// user's and --rsync-prefer-include (no exclude list) get clsync's lists.
+func (r *rsyncDirect) named(initial bool) bool {
+	return r.direct && !initial && !r.cfg.PreferInclude && r.cfg.Template == nil
+}
+
+func (r *rsyncDirect) syncNamed(ctx context.Context, items []event.Event) error {
+	start := time.Now()
+	runs, err := planNamed(r.cfg.WatchDir, r.cfg.Filter, items, r.cfg.IncLimit, r.treeAtMost)
+	if err != nil {
+		return fmt.Errorf("rsync lists: %w", err)
+	}
+	if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+		var desc []string
+		for _, run := range runs {
+			desc = append(desc, fmt.Sprintf("%s quick=%t names=%d", run.shape, run.quick, len(run.names)))
+		}
+		r.cfg.Logger.Debug("rsync plan", "items", len(items), "runs", strings.Join(desc, "; "), "took", time.Since(start))
+	}
+	for _, run := range runs {
+		exclude := run.exclude
+		for _, rel := range r.cfg.Exclude {
+			exclude = append(exclude, pattern("/"+rel, ""))
+		}
+		inv := Invocation{Template: "sync", Quick: run.quick, Shape: run.shape}
+		if err := r.runRsync(ctx, inv, nil, exclude, run.names); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// treeAtMost tells whether the watch dir holds at most limit entries. A
+// count that found more is believed for a minute: on a large tree every
+// batch of a storm would count again, and should the tree shrink meanwhile,
+// a batch goes as lists, which is slower, never wrong.
+func (r *rsyncDirect) treeAtMost(limit int) bool {
+	r.treeMu.Lock()
+	large := limit <= r.treeAbove && time.Since(r.treeCounted) < time.Minute
+	r.treeMu.Unlock()
+	if large {
+		return false
+	}
+	if newTreeSizes(r.cfg.WatchDir).atMost("", limit) {
+		return true
+	}
+	r.treeMu.Lock()
+	r.treeAbove, r.treeCounted = limit, time.Now()
+	r.treeMu.Unlock()
+	return false
+}
+
 func (r *rsyncDirect) syncPart(ctx context.Context, template string, part rsyncPart, quick, initial bool) error {
-	inc, err := writeList(r.dir, "list", part.include)
+	inv := Invocation{Template: template, Quick: quick, Initial: initial}
+	return r.runRsync(ctx, inv, part.include, part.exclude, nil)
+}
+
+// runRsync writes inv's lists (the include list, or with names the
+// --files-from list; the exclude list) and runs rsync.
+func (r *rsyncDirect) runRsync(ctx context.Context, inv Invocation, include, exclude, names []string) error {
+	var list string
+	var err error
+	sep := byte('\n')
+	if inv.Shape != shapeList {
+		sep = 0 // --from0 applies to the exclude list too
+		list, err = writeList(r.dir, "files", names, sep)
+		inv.FilesFromPath = list
+	} else {
+		list, err = writeList(r.dir, "list", include, '\n')
+		inv.IncludeListPath = list
+	}
 	if err != nil {
 		return err
 	}
-	files := []string{inc}
-	exc := ""
+	files := []string{list}
 	switch {
 	case r.cfg.PreferInclude:
-	case len(part.exclude) == 0 && r.emptyExclude != "":
+	case len(exclude) == 0 && r.emptyExclude != "":
 		// Most syncs exclude nothing: they share one empty list instead
 		// of writing and removing a file each.
-		exc = r.emptyExclude
+		inv.ExcludeListPath = r.emptyExclude
 	default:
-		if exc, err = writeList(r.dir, "exclist", part.exclude); err != nil {
-			os.Remove(inc)
+		if inv.ExcludeListPath, err = writeList(r.dir, "exclist", exclude, sep); err != nil {
+			os.Remove(list)
 			return err
 		}
-		files = append(files, exc)
+		files = append(files, inv.ExcludeListPath)
 	}
 	if !r.cfg.KeepLists {
 		defer func() {
@@ -152,10 +248,9 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template string, part rsyncP
 			}
 		}()
 	}
-	inv := Invocation{Template: template, IncludeListPath: inc, ExcludeListPath: exc, Quick: quick, Initial: initial}
 	if r.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 		argv, _ := Argv(r.cfg, inv)
-		r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(part.include), "exclude_lines", len(part.exclude))
+		r.cfg.Logger.Debug("rsync", "argv", strings.Join(argv, " "), "include_lines", len(include), "names", len(names), "exclude_lines", len(exclude))
 	}
 	if !r.direct {
 		return r.run.Run(ctx, inv)
@@ -170,9 +265,9 @@ func (r *rsyncDirect) syncPart(ctx context.Context, template string, part rsyncP
 	return err
 }
 
-// writeList writes one pattern per line to a new file named like clsync's
-// ".clsync-list.*" in dir.
-func writeList(dir, kind string, lines []string) (string, error) {
+// writeList writes lines, each ended by sep, to a new file named like
+// clsync's ".clsync-list.*" in dir.
+func writeList(dir, kind string, lines []string, sep byte) (string, error) {
 	f, err := os.CreateTemp(dir, ".clsync-"+kind+".*")
 	if err != nil {
 		return "", fmt.Errorf("create %s file in %s: %w", kind, dir, err)
@@ -180,7 +275,7 @@ func writeList(dir, kind string, lines []string) (string, error) {
 	w := bufio.NewWriter(f)
 	for _, l := range lines {
 		w.WriteString(l)
-		w.WriteByte('\n')
+		w.WriteByte(sep)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()

@@ -319,23 +319,34 @@ func TestRsyncDirectFullInitialSync(t *testing.T) {
 	}
 }
 
-// What rsync receives in rsyncdirect mode, recorded: clsync's argv (plus
-// --ignore-times and --numeric-ids, see rsyncArgs), its environment, the
-// watch dir as cwd, and the list contents.
+// What rsync receives in rsyncdirect mode, recorded: for the initial sync,
+// clsync's argv (plus --numeric-ids, see rsyncArgs) with its lists; then
+// --files-from lists (planNamed): here the root one level deep for the
+// removal, then the new file with --ignore-times. Always its environment
+// and the watch dir as cwd.
 func TestRsyncDirectRecorded(t *testing.T) {
 	s := newSetup(t, "rsyncdirect", nil)
 	h := s.handler(t)
 	tree(t, s.src, "old/", "dir/new")
-	got := s.sync(t, h, false, event.Event{Path: "dir/new", Op: event.Create}, event.Event{Path: "old", Op: event.Remove, IsDir: true})
-	if len(got) != 1 || len(got[0].Args) != 11 {
+	got := s.sync(t, h, true, event.Event{Path: "", Op: event.Rescan, IsDir: true})
+	if len(got) != 1 || len(got[0].Args) != 10 {
 		t.Fatalf("runs: %s", runsString(got))
 	}
-	exc, inc := got[0].Args[5], got[0].Args[7]
 	s.check(t, got, want{
-		args:  []string{"-aH", "--ignore-times", "--numeric-ids", "--delete", "--exclude-from", exc, "--include-from", inc, "--exclude=*", s.src + "/", s.dst + "/"},
-		lists: []string{"", "/dir/\n/dir/new\n/old\n/old/***\n"},
+		args:  []string{"-aH", "--numeric-ids", "--delete", "--exclude-from", got[0].Args[4], "--include-from", got[0].Args[6], "--exclude=*", s.src + "/", s.dst + "/"},
+		lists: []string{"", "/***\n"},
 	})
-	if got[0].Status != "running" || got[0].Iteration != "7" || got[0].Cwd != s.src {
-		t.Errorf("env or cwd: %s", got[0])
+	got = s.sync(t, h, false, event.Event{Path: "dir/new", Op: event.Create}, event.Event{Path: "old", Op: event.Remove, IsDir: true})
+	if len(got) != 2 || len(got[0].Args) != 13 || len(got[1].Args) != 12 {
+		t.Fatalf("runs: %s", runsString(got))
 	}
+	s.check(t, got, want{
+		args: []string{"-aH", "--modify-window=-1", "--numeric-ids", "-d", "--delete", "--from0", "--files-from", got[0].Args[7],
+			"--ignore-missing-args", "--exclude-from", got[0].Args[10], s.src + "/", s.dst + "/"},
+		lists: []string{".\n", ""},
+	}, want{
+		args: []string{"-aH", "--ignore-times", "--numeric-ids", "--force", "--from0", "--files-from", got[1].Args[6],
+			"--ignore-missing-args", "--exclude-from", got[1].Args[9], s.src + "/", s.dst + "/"},
+		lists: []string{"dir/new\n", ""},
+	})
 }

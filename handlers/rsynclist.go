@@ -28,19 +28,35 @@ type rsyncPart struct {
 // about limit include lines (--rsync-inclimit: rsync is slow with huge
 // include lists).
 type listBuilder struct {
-	root   string // watch dir, for walking when rules exclude something below a recursive item
-	filter Filter
-	limit  int
+	dirCache // the watch dir, for walking when rules exclude something below a recursive item
+	filter   Filter
+	limit    int
 
 	parts   []rsyncPart
 	cur     rsyncPart
 	parents map[string]bool // parent lines already in cur
-	// dirExists caches whether a parent directory is still in the source.
-	dirExists map[string]bool
+}
+
+// dirCache tells, for one plan, whether directories are still in the
+// source below root.
+type dirCache struct {
+	root   string
+	exists map[string]bool
+}
+
+func newDirCache(root string) dirCache { return dirCache{root: root, exists: map[string]bool{}} }
+
+func (c dirCache) isDir(rel string) bool {
+	ok, cached := c.exists[rel]
+	if !cached {
+		ok = beneath.IsDir(c.root, rel)
+		c.exists[rel] = ok
+	}
+	return ok
 }
 
 func buildRsyncLists(root string, filter Filter, limit int, items []planItem) ([]rsyncPart, error) {
-	b := &listBuilder{root: root, filter: filter, limit: limit, parents: map[string]bool{}, dirExists: map[string]bool{}}
+	b := &listBuilder{dirCache: newDirCache(root), filter: filter, limit: limit, parents: map[string]bool{}}
 	for _, it := range items {
 		var err error
 		if it.shallow {
@@ -72,31 +88,7 @@ func (b *listBuilder) addShallow(rel string) error {
 		b.addParents(rel + "/")
 		b.cur.include = append(b.cur.include, pattern("/"+rel, "/*"))
 	}
-	if b.filter == nil {
-		return nil
-	}
-	f, err := beneath.OpenDir(b.root, rel)
-	if err != nil {
-		if beneath.Gone(err) {
-			return nil
-		}
-		return err
-	}
-	defer f.Close()
-	entries, err := f.ReadDir(-1)
-	if err != nil && !beneath.Gone(err) {
-		return err
-	}
-	for _, e := range entries {
-		r := e.Name()
-		if rel != "" {
-			r = rel + "/" + r
-		}
-		if !b.filter.Sync(r, e.IsDir()) {
-			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, ""))
-		}
-	}
-	return nil
+	return entriesExcluded(b.root, b.filter, rel, b.exclude)
 }
 
 func (b *listBuilder) add(it event.Event) error {
@@ -137,15 +129,6 @@ func parentDir(rel string) string {
 	return ""
 }
 
-func (b *listBuilder) isDir(rel string) bool {
-	ok, cached := b.dirExists[rel]
-	if !cached {
-		ok = beneath.IsDir(b.root, rel)
-		b.dirExists[rel] = ok
-	}
-	return ok
-}
-
 // addParents includes every ancestor directory, or rsync would never descend
 // to the item through the final --exclude=*.
 func (b *listBuilder) addParents(rel string) {
@@ -161,25 +144,62 @@ func (b *listBuilder) addParents(rel string) {
 	}
 }
 
-// excludeBelow walks a recursive item's subtree when rules exist and lists
-// what they exclude, as clsync does; without rules there is nothing to walk.
+func (b *listBuilder) exclude(line string) { b.cur.exclude = append(b.cur.exclude, line) }
+
 func (b *listBuilder) excludeBelow(rel string) error {
-	if b.filter == nil {
+	return excludedBelow(b.root, b.filter, rel, b.exclude)
+}
+
+// entriesExcluded gives the exclude lines, for a directory synced one level
+// deep, of its entries that the rules do not sync.
+func entriesExcluded(root string, filter Filter, rel string, exclude func(line string)) error {
+	if filter == nil {
 		return nil
 	}
-	return beneath.Walk(b.root, rel, func(r string, dir bool) error {
+	f, err := beneath.OpenDir(root, rel)
+	if err != nil {
+		if beneath.Gone(err) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil && !beneath.Gone(err) {
+		return err
+	}
+	for _, e := range entries {
+		r := e.Name()
+		if rel != "" {
+			r = rel + "/" + r
+		}
+		if !filter.Sync(r, e.IsDir()) {
+			exclude(pattern("/"+r, ""))
+		}
+	}
+	return nil
+}
+
+// excludedBelow walks a recursive item's subtree when rules exist and gives
+// the exclude lines of what they exclude, as clsync does; without rules
+// there is nothing to walk.
+func excludedBelow(root string, filter Filter, rel string, exclude func(line string)) error {
+	if filter == nil {
+		return nil
+	}
+	return beneath.Walk(root, rel, func(r string, dir bool) error {
 		if r == rel {
 			return nil
 		}
-		if !b.filter.Sync(r, dir) {
-			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, ""))
+		if !filter.Sync(r, dir) {
+			exclude(pattern("/"+r, ""))
 			if dir {
 				return beneath.SkipDir
 			}
 			return nil
 		}
-		if dir && !b.filter.Walk(r) {
-			b.cur.exclude = append(b.cur.exclude, pattern("/"+r, "/*"))
+		if dir && !filter.Walk(r) {
+			exclude(pattern("/"+r, "/*"))
 			return beneath.SkipDir
 		}
 		return nil

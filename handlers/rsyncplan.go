@@ -8,7 +8,10 @@ import (
 	"github.com/clsync-go/clsync/internal/beneath"
 )
 
-// How a batch becomes rsync runs (planRsync).
+// How a batch becomes rsync runs with clsync's include and exclude lists
+// (planRsync): rsyncshell's, and rsyncdirect's initial sync and its syncs
+// with --rsync-prefer-include or a template of the user's (the others name
+// their paths with --files-from, see planNamed).
 //
 // rsync matches every entry it visits against the filter lines one by one
 // (exclude.c, check_filter): a list of L file lines over directories that

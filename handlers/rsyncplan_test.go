@@ -67,14 +67,14 @@ func TestPlanRescanOfExistingDirIsQuickCheck(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("plan %q, want %q", got, want)
 	}
-	args := strings.Join(rsyncArgs(false, true, false, true), " ")
+	args := strings.Join(rsyncArgs(false, true, false, true, shapeList), " ")
 	if !strings.Contains(args, "--modify-window=-1") || strings.Contains(args, "--ignore-times") {
 		t.Errorf("quick run args: %s", args)
 	}
-	if args := strings.Join(rsyncArgs(false, false, false, true), " "); !strings.Contains(args, "--ignore-times") {
+	if args := strings.Join(rsyncArgs(false, false, false, true, shapeList), " "); !strings.Contains(args, "--ignore-times") {
 		t.Errorf("exact run args: %s", args)
 	}
-	if args := strings.Join(rsyncArgs(false, true, true, true), " "); strings.Contains(args, "--modify-window") || strings.Contains(args, "--ignore-times") {
+	if args := strings.Join(rsyncArgs(false, true, true, true, shapeList), " "); strings.Contains(args, "--modify-window") || strings.Contains(args, "--ignore-times") {
 		t.Errorf("initial sync args: %s", args)
 	}
 }

@@ -154,32 +154,46 @@ func Count(root, rel string, limit int) int { return count(root, rel, limit, tru
 func Entries(root, rel string) int { return count(root, rel, math.MaxInt-1, false) }
 
 func count(root, rel string, limit int, deep bool) int {
-	n := 0
-	stack := []string{rel}
-	for len(stack) > 0 && n <= limit {
-		dir := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		f, err := OpenDir(root, dir)
-		if err != nil {
-			continue
-		}
-		for n <= limit {
-			entries, err := f.ReadDir(1024)
-			for _, e := range entries {
-				n++
-				if deep && e.IsDir() {
-					child := e.Name()
-					if dir != "" {
-						child = dir + "/" + child
-					}
-					stack = append(stack, child)
-				}
-			}
-			if err != nil || len(entries) == 0 {
-				break
-			}
-		}
-		f.Close()
+	fd, err := openDir(root, rel, false)
+	if err != nil {
+		return 0
 	}
-	return min(n, limit+1)
+	c := counter{limit: limit, deep: deep, buf: make([]byte, 64<<10)}
+	c.dir(fd)
+	return min(c.n, c.limit+1)
+}
+
+// counter counts a subtree depth first, each directory opened relative to
+// its parent's descriptor (held only along the current path): one open per
+// directory, not a lookup of its whole path.
+type counter struct {
+	n, limit int
+	deep     bool
+	buf      []byte
+}
+
+// dir counts the entries below the directory fd and closes it.
+func (c *counter) dir(fd int) {
+	defer unix.Close(fd)
+	var subdirs []string
+	for c.n <= c.limit {
+		got, err := unix.Getdents(fd, c.buf)
+		if err != nil || got <= 0 {
+			break
+		}
+		c.n += dirents(fd, c.buf[:got], func(name string, isDir bool) {
+			if c.deep && isDir {
+				subdirs = append(subdirs, name)
+			}
+		})
+	}
+	for _, name := range subdirs {
+		if c.n > c.limit {
+			return
+		}
+		sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			c.dir(sub)
+		}
+	}
 }

@@ -3,6 +3,8 @@
 package beneath
 
 import (
+	"bytes"
+	"encoding/binary"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -65,4 +67,37 @@ func openByComponent(root, rel string, flags int) (int, error) {
 		fd = next
 	}
 	return fd, nil
+}
+
+// dirents calls fn for each entry of a getdents buffer of the directory
+// dfd but "." and "..", with whether it is a directory (from d_type; where
+// the file system leaves it out, from fstatat), and returns their number.
+func dirents(dfd int, buf []byte, fn func(name string, isDir bool)) int {
+	// struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2),
+	// d_type (1), d_name (NUL-terminated).
+	const nameOff = 19
+	n := 0
+	for len(buf) >= nameOff {
+		reclen := int(binary.NativeEndian.Uint16(buf[16:]))
+		if reclen < nameOff || reclen > len(buf) {
+			break
+		}
+		name := buf[nameOff:reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		typ := buf[18]
+		buf = buf[reclen:]
+		if string(name) == "." || string(name) == ".." {
+			continue
+		}
+		n++
+		isDir := typ == unix.DT_DIR
+		if typ == unix.DT_UNKNOWN {
+			var st unix.Stat_t
+			isDir = unix.Fstatat(dfd, string(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		}
+		fn(string(name), isDir)
+	}
+	return n
 }

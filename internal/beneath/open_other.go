@@ -27,3 +27,16 @@ func openDir(root, rel string, pathOnly bool) (int, error) {
 	}
 	return fd, nil
 }
+
+// dirents calls fn for each entry of a getdents buffer of the directory
+// dfd but "." and "..", with whether it is a directory (asked with
+// fstatat: the dirent layout differs between systems), and returns their
+// number.
+func dirents(dfd int, buf []byte, fn func(name string, isDir bool)) int {
+	_, _, names := unix.ParseDirent(buf, -1, nil)
+	for _, name := range names {
+		var st unix.Stat_t
+		fn(name, unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	}
+	return len(names)
+}

@@ -91,7 +91,7 @@ var optionTable = []optionSpec{
 	{name: "lists-dir", short: 'L', arg: argRequired, param: "DIR", help: "directory for list files passed to handlers"},
 	{name: "have-recursive-sync", arg: argOptional, param: "0|1", help: "shell mode: initialsync whole directories"},
 	{name: "synclist-simplify", arg: argOptional, param: "0|1", help: "shell mode: write only paths into list files"},
-	{name: "rsync-inclimit", arg: argRequired, param: "LINES", help: "split rsync include lists longer than this (default 20000)"},
+	{name: "rsync-inclimit", arg: argRequired, param: "LINES", help: "split rsync include lists, and rsyncdirect's --files-from lists, longer than this (default 20000)"},
 	{name: "rsync-prefer-include", arg: argOptional, param: "0|1", help: "rsync modes: includes only, no exclude list"},
 	{name: "ignore-exitcode", short: 'x', arg: argRequired, param: "CODE,...", help: "handler exit codes that are not failures (0 resets the list)"},
 	{name: "dont-unlink-lists", short: 'U', arg: argOptional, param: "0|1", help: "keep list files after the handler ran"},

@@ -225,7 +225,12 @@ func checkInvocation(inv *handlers.Invocation, env []string, listsDir string) er
 	if !digits.MatchString(inv.EventMask) {
 		return fmt.Errorf("exec with event mask %q", inv.EventMask)
 	}
-	for _, p := range []string{inv.IncludeListPath, inv.ExcludeListPath} {
+	switch inv.Shape {
+	case "", "dirs", "trees", "files":
+	default:
+		return fmt.Errorf("exec of rsync shape %q", inv.Shape)
+	}
+	for _, p := range []string{inv.IncludeListPath, inv.ExcludeListPath, inv.FilesFromPath} {
 		if p != "" && (listsDir == "" || filepath.Dir(p) != listsDir || !strings.HasPrefix(filepath.Base(p), ".clsync-") || filepath.Clean(p) != p) {
 			return fmt.Errorf("list file %q is not in the lists dir", p)
 		}
